@@ -1,0 +1,5 @@
+import sys
+
+from mitoviz.cli import main
+
+sys.exit(main())

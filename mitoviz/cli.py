@@ -1,0 +1,309 @@
+"""``python -m mitoviz …``: the same operations as the app, from a terminal."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from mitoviz.config import Settings, load_settings
+from mitoviz.errors import MitovizError
+from mitoviz.progress import Reporter
+
+
+class BarReporter(Reporter):
+    """One progress bar per stage on stderr."""
+
+    def __init__(self) -> None:
+        from tqdm import tqdm
+
+        self._tqdm = tqdm
+        self._bars: dict[str, Any] = {}
+
+    def update(self, stage: str, done: int, total: int, unit: str = "") -> None:
+        bar = self._bars.get(stage)
+        if bar is None:
+            bar = self._bars[stage] = self._tqdm(total=total, desc=stage, unit=f" {unit}" if unit else " it",
+                                                 leave=True, file=sys.stderr, dynamic_ncols=True)
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+        if done >= total:
+            bar.close()
+
+    def log(self, message: str) -> None:
+        self._tqdm.write(message, file=sys.stderr)
+
+    def close(self) -> None:
+        for bar in self._bars.values():
+            bar.close()
+
+
+def _print_json(payload: Any) -> None:
+    print(json.dumps(payload, indent=2, default=str))
+
+
+def _table(rows: list[dict[str, Any]], columns: list[str]) -> None:
+    if not rows:
+        print("(none)")
+        return
+    widths = {c: max(len(c), *(len(str(r.get(c, ""))) for r in rows)) for c in columns}
+    print("  ".join(c.ljust(widths[c]) for c in columns))
+    for r in rows:
+        print("  ".join(str(r.get(c, "")).ljust(widths[c]) for c in columns))
+
+
+def cmd_datasets(args: argparse.Namespace, settings: Settings) -> int:
+    from mitoviz.data.presets import dataset_status
+
+    rows = [s.to_dict() for s in dataset_status(settings)]
+    if args.json:
+        _print_json(rows)
+    else:
+        _table(
+            [{**r, "found": "yes" if r["found"] else "no", "where": r.get("path") or r.get("how_to_get", "")}
+             for r in rows],
+            ["name", "title", "found", "where"],
+        )
+    return 0
+
+
+def cmd_inspect(args: argparse.Namespace, settings: Settings) -> int:
+    from mitoviz.data.presets import inspect_path
+
+    report = inspect_path(args.path)
+    if args.json:
+        _print_json(report)
+        return 0
+    print(f"{report.get('dataset', args.path)}: {report['cells']} cells")
+    for key in ("label", "scanner", "tumor_type", "split"):
+        counts = report.get(key) or {}
+        if counts:
+            print(f"  by {key}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    print(f"  slides: {report.get('slides', 0)}")
+    missing = report.get("missing_images") or []
+    if missing:
+        print(f"  missing image files ({len(missing)}): " + ", ".join(missing[:20]) + (" …" if len(missing) > 20 else ""))
+    for note in report.get("notes") or []:
+        print(f"  note: {note}")
+    return 0
+
+
+def cmd_demo_data(args: argparse.Namespace, settings: Settings) -> int:
+    from mitoviz.data.synthetic import generate_demo
+
+    target = Path(args.dir) if args.dir else settings.demo_dir
+    started = time.monotonic()
+    reporter = BarReporter()
+    path = generate_demo(target, seed=args.seed, progress=lambda d, t: reporter.update("demo images", d, t, "images"))
+    reporter.close()
+    print(f"Synthetic demo data written to {path.parent} in {time.monotonic() - started:.1f} s (annotations: {path.name})")
+    return 0
+
+
+def cmd_encoders(args: argparse.Namespace, settings: Settings) -> int:
+    from mitoviz.encoders import encoder_status
+
+    rows = [s.to_dict() for s in encoder_status(settings)]
+    if args.json:
+        _print_json(rows)
+    else:
+        _table(
+            [{**r, "weights": r.get("location") if r["available"] else f"missing: {r.get('how_to_get', '')}"}
+             for r in rows],
+            ["name", "family", "dim", "weights"],
+        )
+    return 0
+
+
+def cmd_cache(args: argparse.Namespace, settings: Settings) -> int:
+    from mitoviz.embed.store import EmbeddingStore
+
+    store = EmbeddingStore(settings.embeddings_dir)
+    if args.action == "list":
+        rows = store.listing()
+        if args.json:
+            _print_json(rows)
+        else:
+            _table([{**r, "key": r["key"][:12], "MB": f"{r['bytes'] / 1e6:.1f}"} for r in rows],
+                   ["key", "encoder", "dataset", "cells", "dim", "MB", "complete", "created"])
+    elif args.action == "size":
+        size = store.size_bytes()
+        _print_json({"bytes": size}) if args.json else print(f"{size / 1e6:.1f} MB in {settings.embeddings_dir}")
+    else:
+        if not args.key and args.older_than is None and not args.all:
+            raise MitovizError("`cache evict` needs --key, --older-than or --all.", "Say what to delete.")
+        gone = store.evict(args.key or None, args.older_than)
+        print(f"Evicted {len(gone)} embedding set(s).")
+    return 0
+
+
+def _spec(path: str):
+    from mitoviz.experiment.spec import PRESETS, ExperimentSpec
+
+    if path in PRESETS and not Path(path).exists():
+        return PRESETS[path]
+    return ExperimentSpec.from_toml(path)
+
+
+def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    from mitoviz.experiment.runner import run_experiment
+
+    spec = _spec(args.spec)
+    reporter = BarReporter()
+    try:
+        run = run_experiment(spec, settings, reporter, resume=args.resume)
+    finally:
+        reporter.close()
+    m = run.manifest()
+    print(f"Run {run.run_id} {m['status']} in {m.get('seconds', 0)} s: {len(run.fits())} fits. "
+          f"Results in {run.root}")
+    return 0
+
+
+def cmd_runs(args: argparse.Namespace, settings: Settings) -> int:
+    from mitoviz.results import ResultsStore
+
+    rows = ResultsStore(settings.results_dir).listing()
+    if args.json:
+        _print_json(rows)
+    else:
+        _table(rows, ["run_id", "name", "status", "created", "datasets", "encoders", "fits"])
+    return 0
+
+
+def cmd_submit(args: argparse.Namespace, settings: Settings) -> int:
+    from mitoviz.jobs import submit
+
+    job, created = submit(_spec(args.spec), settings, start_worker=not args.no_worker)
+    print(job["id"])
+    if not created:
+        print(f"(the same experiment is already {job['state']})", file=sys.stderr)
+    return 0
+
+
+def cmd_jobs(args: argparse.Namespace, settings: Settings) -> int:
+    from mitoviz.jobs import job_store
+
+    store = job_store(settings)
+    jobs = store.list()
+    store.close()
+    if args.json:
+        _print_json([{k: v for k, v in j.items() if k != "spec"} for j in jobs])
+        return 0
+    rows = []
+    for j in jobs:
+        stage = max(j["stages"].items(), key=lambda kv: kv[1].get("order", 0), default=(None, None))
+        where = f"{stage[0]} {stage[1]['done']}/{stage[1]['total']}" if stage[0] else ""
+        rows.append({"id": j["id"], "name": j["name"], "state": j["state"], "progress": where,
+                     "run": j.get("run_id") or "", "error": (j.get("error") or {}).get("what", "")})
+    _table(rows, ["id", "name", "state", "progress", "run", "error"])
+    return 0
+
+
+def cmd_cancel(args: argparse.Namespace, settings: Settings) -> int:
+    from mitoviz.jobs import job_store
+
+    store = job_store(settings)
+    job = store.cancel(args.job_id)
+    store.close()
+    print(f"{job['id']}: {'cancel requested' if job['state'] == 'running' else job['state']}")
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    from mitoviz.jobs.worker import worker_loop
+
+    idle = None if args.idle_exit < 0 else args.idle_exit
+    worker_loop(args.slot, idle_exit_s=idle, max_jobs=1 if args.once else None)
+    return 0
+
+
+def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
+    from mitoviz.experiment.bundle import export_bundle
+
+    path = export_bundle(args.run_id, Path(args.target or "."), settings)
+    print(path)
+    return 0
+
+
+def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
+    from mitoviz.results import ResultsStore
+
+    run = ResultsStore(settings.results_dir).import_bundle(Path(args.bundle))
+    print(run.run_id)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mitoviz", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("datasets", help="dataset presets and whether each is found on disk")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_datasets)
+    p = sub.add_parser("inspect", help="counts by class, scanner, tumour type and slide; missing images")
+    p.add_argument("path")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_inspect)
+    p = sub.add_parser("demo-data", help="write the synthetic demo data set (MIDOG format)")
+    p.add_argument("dir", nargs="?")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_demo_data)
+    p = sub.add_parser("encoders", help="encoders, their dimensions and where their weights are")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_encoders)
+    p = sub.add_parser("cache", help="the embedding cache")
+    p.add_argument("action", choices=["list", "size", "evict"])
+    p.add_argument("--key", action="append", help="key (or prefix) to evict; repeatable")
+    p.add_argument("--older-than", type=float, metavar="DAYS")
+    p.add_argument("--all", action="store_true")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_cache)
+    p = sub.add_parser("run", help="run an experiment (TOML file or preset name) in this process")
+    p.add_argument("spec")
+    p.add_argument("--resume", action="store_true", help="continue the latest unfinished run of this spec")
+    p.set_defaults(func=cmd_run)
+    p = sub.add_parser("runs", help="stored runs")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_runs)
+    p = sub.add_parser("submit", help="queue an experiment as a background job; prints the job id")
+    p.add_argument("spec")
+    p.add_argument("--no-worker", action="store_true", help="queue only; do not start a worker")
+    p.set_defaults(func=cmd_submit)
+    p = sub.add_parser("jobs", help="background jobs")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_jobs)
+    p = sub.add_parser("cancel", help="cancel a job")
+    p.add_argument("job_id")
+    p.set_defaults(func=cmd_cancel)
+    p = sub.add_parser("worker", help="run queued jobs (started by the app when needed)")
+    p.add_argument("--slot", type=int, default=0)
+    p.add_argument("--idle-exit", type=float, default=600.0, help="seconds idle before exiting; -1 never")
+    p.add_argument("--once", action="store_true", help="run one job, then exit")
+    p.set_defaults(func=cmd_worker)
+    p = sub.add_parser("export", help="export a run as one bundle file")
+    p.add_argument("run_id")
+    p.add_argument("target", nargs="?")
+    p.set_defaults(func=cmd_export)
+    p = sub.add_parser("import", help="import a results bundle")
+    p.add_argument("bundle")
+    p.set_defaults(func=cmd_import)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args, load_settings()) or 0)
+    except MitovizError as exc:
+        print(f"error: {exc.what}", file=sys.stderr)
+        if exc.fix:
+            print(f"  what to do: {exc.fix}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; finished work is kept (resume with --resume)", file=sys.stderr)
+        return 130

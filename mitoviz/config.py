@@ -1,0 +1,132 @@
+"""Settings: where mitoviz keeps things and which machine it computes on.
+
+Read from environment variables, then ``<home>/config.toml`` (or ``MITOVIZ_CONFIG``);
+an environment variable wins over the file. Nothing here touches the network.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mitoviz.errors import SpecError
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    data_roots: tuple[Path, ...] = ()
+    weights_dir: Path | None = None
+    weight_files: dict[str, str] = field(default_factory=dict)
+    custom_encoders: tuple[dict[str, Any], ...] = ()
+    device: str = "auto"
+    dask_address: str | None = None
+    allow_download: bool = False
+    workers: int = 1
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.home / "cache"
+
+    @property
+    def embeddings_dir(self) -> Path:
+        return self.cache_dir / "embeddings"
+
+    @property
+    def projections_dir(self) -> Path:
+        return self.cache_dir / "projections"
+
+    @property
+    def results_dir(self) -> Path:
+        return self.home / "results"
+
+    @property
+    def jobs_dir(self) -> Path:
+        return self.home / "jobs"
+
+    @property
+    def demo_dir(self) -> Path:
+        return self.home / "data" / "mitoviz-demo"
+
+    @property
+    def weights_root(self) -> Path:
+        return self.weights_dir or self.home / "weights"
+
+    def all_data_roots(self) -> tuple[Path, ...]:
+        """The configured data roots plus the home data folder (where the demo lives)."""
+        roots = list(self.data_roots)
+        home_data = self.home / "data"
+        if home_data not in roots:
+            roots.append(home_data)
+        return tuple(roots)
+
+    def resolve_user_path(self, text: str | os.PathLike[str]) -> Path:
+        """Resolve a path typed by a user; it must lie under a data root."""
+        path = Path(text).expanduser()
+        if not path.is_absolute():
+            path = self.all_data_roots()[0] / path
+        path = path.resolve()
+        for root in self.all_data_roots():
+            if path == root.resolve() or root.resolve() in path.parents:
+                return path
+        roots = ", ".join(str(r) for r in self.all_data_roots())
+        raise SpecError(
+            f"{path} is outside the data roots ({roots}).",
+            "Add its folder to MITOVIZ_DATA_ROOTS or to data_roots in config.toml.",
+        )
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise SpecError(f"{path} is not valid TOML: {exc}.", "Fix or remove the file.") from exc
+
+
+def _paths(value: Any) -> tuple[Path, ...]:
+    if not value:
+        return ()
+    items = value.split(os.pathsep) if isinstance(value, str) else list(value)
+    return tuple(Path(p).expanduser().resolve() for p in items if str(p).strip())
+
+
+def load_settings(env: dict[str, str] | None = None) -> Settings:
+    """Settings from the environment and the config file."""
+    env = dict(os.environ if env is None else env)
+    home = Path(env.get("MITOVIZ_HOME") or Path.home() / ".mitoviz").expanduser().resolve()
+    file = _read_toml(Path(env.get("MITOVIZ_CONFIG") or home / "config.toml"))
+    weights_dir = env.get("MITOVIZ_WEIGHTS") or file.get("weights_dir")
+    workers = env.get("MITOVIZ_WORKERS") or file.get("workers") or 1
+    try:
+        workers = max(1, int(workers))
+    except ValueError as exc:
+        raise SpecError(f"MITOVIZ_WORKERS={workers!r} is not a number.", "Use e.g. 1 or 2.") from exc
+    return Settings(
+        home=home,
+        data_roots=_paths(env.get("MITOVIZ_DATA_ROOTS") or file.get("data_roots")),
+        weights_dir=Path(weights_dir).expanduser().resolve() if weights_dir else None,
+        weight_files={str(k): str(v) for k, v in (file.get("weights") or {}).items()},
+        custom_encoders=tuple(file.get("encoders") or ()),
+        device=env.get("MITOVIZ_DEVICE") or file.get("device") or "auto",
+        dask_address=env.get("MITOVIZ_DASK_ADDRESS") or file.get("dask_address") or None,
+        allow_download=_truthy(env.get("MITOVIZ_ALLOW_DOWNLOAD")) or bool(file.get("allow_download")),
+        workers=workers,
+    )
+
+
+def resolve_device(name: str = "auto") -> str:
+    """``auto`` means the first GPU when torch sees one, else the CPU."""
+    if name != "auto":
+        return name
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"

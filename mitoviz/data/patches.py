@@ -1,0 +1,235 @@
+"""Cell-centred patches from slides (OpenSlide) and from ready patch files, behind one interface."""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+from mitoviz.errors import PatchError
+
+WHITE = 255
+_SLIDE_SUFFIXES = {".tif", ".tiff", ".svs", ".ndpi", ".mrxs", ".scn", ".vms", ".vmu", ".bif", ".svslide"}
+
+
+@dataclass(frozen=True)
+class PatchSettings:
+    """How a patch is cut: ``size`` px square around the cell, at level 0 or at ``mpp`` µm/px."""
+
+    size: int = 224
+    mpp: float | None = None
+
+    def __post_init__(self) -> None:
+        if not 8 <= self.size <= 4096:
+            raise PatchError(f"Patch size {self.size} px is out of range.", "Choose between 8 and 4096 px.")
+        if self.mpp is not None and not 0.05 <= self.mpp <= 20:
+            raise PatchError(f"{self.mpp} µm/px is not a plausible resolution.", "Use e.g. 0.25 or 0.5.")
+
+    def to_dict(self) -> dict[str, object]:
+        return {"size": self.size, "mpp": self.mpp}
+
+
+class _Source:
+    """An open image: reads level-0 regions, padding outside the image with white."""
+
+    mpp: float | None = None
+    width: int
+    height: int
+
+    def region(self, left: float, top: float, extent: float, size: int) -> np.ndarray:
+        """``extent`` level-0 px square from (left, top), returned resized to ``size`` px."""
+        raise NotImplementedError
+
+    def whole(self, size: int) -> np.ndarray:
+        return self.region(0, 0, max(self.width, self.height), size)
+
+    def close(self) -> None:
+        pass
+
+
+class _SlideSource(_Source):
+    def __init__(self, path: Path) -> None:
+        import openslide
+
+        self.path = path
+        self.slide = openslide.OpenSlide(str(path))
+        self.width, self.height = self.slide.dimensions
+        mpp = self.slide.properties.get(openslide.PROPERTY_NAME_MPP_X)
+        try:
+            self.mpp = float(mpp) if mpp else None
+        except ValueError:
+            self.mpp = None
+
+    def region(self, left: float, top: float, extent: float, size: int) -> np.ndarray:
+        downsample = extent / size
+        level = self.slide.get_best_level_for_downsample(max(downsample, 1.0))
+        level_ds = self.slide.level_downsamples[level]
+        read = max(1, math.ceil(extent / level_ds))
+        rgba = self.slide.read_region((round(left), round(top)), level, (read, read))
+        return _to_rgb(rgba, size)
+
+    def close(self) -> None:
+        self.slide.close()
+
+
+class _ImageSource(_Source):
+    """A plain image file (PNG, JPEG, untiled TIFF) held in memory."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        with Image.open(path) as img:
+            img.load()
+            self.pixels = np.asarray(img.convert("RGB"))
+        self.height, self.width = self.pixels.shape[:2]
+
+    def region(self, left: float, top: float, extent: float, size: int) -> np.ndarray:
+        left, top, extent = round(left), round(top), max(1, round(extent))
+        out = np.full((extent, extent, 3), WHITE, dtype=np.uint8)
+        x0, y0 = max(left, 0), max(top, 0)
+        x1, y1 = min(left + extent, self.width), min(top + extent, self.height)
+        if x1 > x0 and y1 > y0:
+            out[y0 - top : y1 - top, x0 - left : x1 - left] = self.pixels[y0:y1, x0:x1]
+        return _resize(out, size)
+
+
+def _resize(pixels: np.ndarray, size: int) -> np.ndarray:
+    if pixels.shape[0] == size and pixels.shape[1] == size:
+        return pixels
+    return np.asarray(Image.fromarray(pixels).resize((size, size), Image.Resampling.BILINEAR))
+
+
+def _to_rgb(rgba: Image.Image, size: int) -> np.ndarray:
+    """Composite OpenSlide's RGBA (transparent outside the slide) onto white."""
+    arr = np.asarray(rgba)
+    alpha = arr[..., 3:4].astype(np.uint32)
+    rgb = (arr[..., :3].astype(np.uint32) * alpha + WHITE * (255 - alpha)) // 255
+    return _resize(rgb.astype(np.uint8), size)
+
+
+def open_source(path: str | Path) -> _Source:
+    """Open a slide with OpenSlide, or a plain image with Pillow when OpenSlide cannot."""
+    path = Path(path)
+    if not path.is_file():
+        raise PatchError(
+            f"Image file {path} does not exist.", "Check the data folder, or re-download the image."
+        )
+    errors: list[str] = []
+    if path.suffix.lower() in _SLIDE_SUFFIXES:
+        try:
+            return _SlideSource(path)
+        except Exception as exc:  # OpenSlide raises several unrelated types
+            errors.append(f"OpenSlide: {exc}")
+    try:
+        return _ImageSource(path)
+    except Exception as exc:
+        errors.append(f"Pillow: {exc}")
+    raise PatchError(
+        f"Cannot read image {path} ({'; '.join(errors)}).",
+        "The file may be truncated or not an image: re-download or replace it.",
+    )
+
+
+class PatchReader:
+    """Reads cell-centred patches; keeps up to ``max_open`` images open and reuses them.
+
+    Use as a context manager so every handle is closed.
+    """
+
+    def __init__(self, max_open: int = 16) -> None:
+        self.max_open = max_open
+        self._open: OrderedDict[str, _Source] = OrderedDict()
+
+    def __enter__(self) -> PatchReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        while self._open:
+            _, source = self._open.popitem()
+            source.close()
+
+    def source(self, image: str | Path) -> _Source:
+        key = str(image)
+        if key in self._open:
+            self._open.move_to_end(key)
+            return self._open[key]
+        source = open_source(key)
+        self._open[key] = source
+        while len(self._open) > self.max_open:
+            _, oldest = self._open.popitem(last=False)
+            oldest.close()
+        return source
+
+    def _extent(self, source: _Source, size: int, mpp: float | None) -> float:
+        if mpp is None:
+            return float(size)
+        if source.mpp is None:
+            raise PatchError(
+                f"{getattr(source, 'path', 'The image')} does not report its resolution (µm/px).",
+                "Cut patches at level 0 (leave µm/px empty) for this data set.",
+            )
+        return size * mpp / source.mpp
+
+    def read(
+        self, image: str | Path, x: float, y: float, settings: PatchSettings, out_size: int | None = None
+    ) -> np.ndarray:
+        """One patch centred on (x, y) (a ready patch when x is NaN), uint8 [out, out, 3].
+
+        The patch covers ``settings.size`` px at ``settings.mpp`` and is returned at ``out_size``
+        px (default: ``settings.size``).
+        """
+        source = self.source(image)
+        out = out_size or settings.size
+        if x is None or (isinstance(x, float) and math.isnan(x)):
+            return source.whole(out)
+        extent = self._extent(source, settings.size, settings.mpp)
+        return source.region(x - extent / 2, y - extent / 2, extent, out)
+
+    def context(
+        self, image: str | Path, x: float, y: float, extent: int = 1024, size: int = 512
+    ) -> tuple[np.ndarray, tuple[float, float]]:
+        """A wider window around the cell for galleries, and the cell's position in it (px)."""
+        source = self.source(image)
+        if x is None or (isinstance(x, float) and math.isnan(x)):
+            return source.whole(size), (size / 2, size / 2)
+        extent = min(extent, max(source.width, source.height))
+        crop = source.region(x - extent / 2, y - extent / 2, extent, size)
+        return crop, (size / 2, size / 2)
+
+    def read_cells(
+        self,
+        cells: pd.DataFrame,
+        settings: PatchSettings,
+        on_error: str = "raise",
+        out_size: int | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Patches for many cells in table order, and a mask of cells that could not be read.
+
+        With ``on_error="report"`` an unreadable image gives white patches and ``ok = False``
+        for its cells, so the caller can count and report them instead of losing them.
+        """
+        size = out_size or settings.size
+        out = np.full((len(cells), size, size, 3), WHITE, dtype=np.uint8)
+        ok = np.ones(len(cells), dtype=bool)
+        images = cells["image"].astype(str).to_numpy()
+        xs, ys = cells["x"].to_numpy(dtype=float), cells["y"].to_numpy(dtype=float)
+        unreadable: set[str] = set()
+        for i in np.argsort(images, kind="stable"):
+            if images[i] in unreadable:
+                ok[i] = False
+                continue
+            try:
+                out[i] = self.read(images[i], xs[i], ys[i], settings, size)
+            except PatchError:
+                if on_error == "raise":
+                    raise
+                unreadable.add(images[i])
+                ok[i] = False
+        return out, ok

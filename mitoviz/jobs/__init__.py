@@ -1,0 +1,28 @@
+"""Background jobs: what the pages and the CLI call to queue, watch and control work."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mitoviz.config import Settings
+from mitoviz.experiment.spec import ExperimentSpec
+from mitoviz.jobs.store import ACTIVE, FINISHED, STATES, JobStore
+from mitoviz.jobs.worker import ensure_workers
+
+__all__ = ["ACTIVE", "FINISHED", "STATES", "JobStore", "job_store", "submit"]
+
+
+def job_store(settings: Settings) -> JobStore:
+    return JobStore(settings.jobs_dir)
+
+
+def submit(spec: ExperimentSpec, settings: Settings, start_worker: bool = True) -> tuple[dict[str, Any], bool]:
+    """Queue ``spec`` (or return the job already queued/running for it) and make sure a worker runs."""
+    store = job_store(settings)
+    try:
+        job, created = store.submit(spec.to_dict(), spec.spec_hash(), spec.name)
+    finally:
+        store.close()
+    if start_worker:
+        ensure_workers(settings)
+    return job, created

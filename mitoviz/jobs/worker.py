@@ -1,0 +1,222 @@
+"""The worker process: takes queued jobs in order and runs them, surviving the app.
+
+``python -m mitoviz worker`` runs one per compute slot, guarded by a lock file so a second
+worker for the same slot exits at once. A heartbeat thread keeps the job record fresh; a job
+whose worker dies is requeued by the next worker and resumes from its cached shards and parts.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import subprocess
+import sys
+import threading
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from mitoviz.config import Settings, load_settings
+from mitoviz.errors import Cancelled, MitovizError
+from mitoviz.jobs.store import JobStore
+from mitoviz.progress import Reporter
+
+HEARTBEAT_S = 2.0
+POLL_S = 0.5
+FLUSH_S = 0.3
+
+
+class JobReporter(Reporter):
+    """Writes stage progress (done, total, rate, ETA) and log lines into the job record."""
+
+    def __init__(self, store: JobStore, job_id: str, worker: str) -> None:
+        self.store, self.job_id, self.worker = store, job_id, worker
+        self._stages: dict[str, dict[str, Any]] = {}
+        self._dirty: dict[str, dict[str, Any]] = {}
+        self._lines: list[str] = []
+        self._last_flush = 0.0
+        self._cancel = False
+        self._lock = threading.Lock()
+
+    def update(self, stage: str, done: int, total: int, unit: str = "") -> None:
+        now = time.time()
+        with self._lock:
+            st = self._stages.get(stage)
+            if st is None or done < st["done"]:
+                st = {"done": done, "total": total, "unit": unit, "started": now, "start_done": done,
+                      "order": len(self._stages)}
+                self._stages[stage] = st
+            elapsed = now - st["started"]
+            rate = (done - st["start_done"]) / elapsed if elapsed > 0.5 and done > st["start_done"] else None
+            st.update(done=done, total=total, unit=unit or st["unit"], rate=rate, updated=now,
+                      eta=(total - done) / rate if rate else None)
+            self._dirty[stage] = dict(st)
+        if now - self._last_flush > FLUSH_S or done >= total:
+            self.flush()
+
+    def log(self, message: str) -> None:
+        with self._lock:
+            self._lines.append(f"{time.strftime('%H:%M:%S')} {message}")
+        self.flush()
+
+    def on_run(self, run_id: str) -> None:
+        self.store.update(self.job_id, run_id=run_id)
+
+    def flush(self) -> None:
+        with self._lock:
+            stages, lines = self._dirty, self._lines
+            self._dirty, self._lines = {}, []
+            self._last_flush = time.time()
+        job = self.store.progress(self.job_id, stages, lines, self.worker)
+        self._cancel = bool(job.get("cancel_requested"))
+
+    def cancelled(self) -> bool:
+        if time.time() - self._last_flush > FLUSH_S:
+            self.flush()
+        return self._cancel
+
+
+def _lock(settings: Settings, slot: int) -> Any:
+    settings.jobs_dir.mkdir(parents=True, exist_ok=True)
+    handle = open(settings.jobs_dir / f"worker-{slot}.lock", "w")  # noqa: SIM115 - held for the process's life
+    for _ in range(20):  # worker_alive() holds the lock for an instant while it checks
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            time.sleep(0.1)
+    else:
+        handle.close()
+        return None
+    handle.write(str(os.getpid()))
+    handle.flush()
+    return handle
+
+
+def _device_for(settings: Settings, slot: int) -> str:
+    from mitoviz.config import resolve_device
+
+    device = resolve_device(settings.device)
+    if device == "cuda":
+        import torch
+
+        return f"cuda:{slot % max(1, torch.cuda.device_count())}"
+    return device
+
+
+def run_job(store: JobStore, job: dict[str, Any], settings: Settings, worker: str) -> str:
+    """Run one claimed job to its end state; return that state."""
+    from mitoviz.experiment.runner import run_experiment
+    from mitoviz.experiment.spec import ExperimentSpec
+
+    reporter = JobReporter(store, job["id"], worker)
+    if job["attempts"] > 1:
+        reporter.log(f"Attempt {job['attempts']}: resuming")
+    try:
+        spec = ExperimentSpec.from_dict(job["spec"])
+        run = run_experiment(spec, settings, reporter, run_id=job.get("run_id"))
+        reporter.flush()
+        store.update(job["id"], run_id=run.run_id)
+        store.finish(job["id"], "done")
+        return "done"
+    except Cancelled:
+        reporter.log("Cancelled by the user; finished work stays in the cache.")
+        reporter.flush()
+        store.finish(job["id"], "cancelled")
+        return "cancelled"
+    except MitovizError as exc:
+        reporter.log(f"Failed: {exc}")
+        reporter.flush()
+        store.finish(job["id"], "failed", exc.to_dict())
+        return "failed"
+    except Exception as exc:
+        reporter.log("".join(traceback.format_exception(exc))[-3000:])
+        reporter.flush()
+        store.finish(job["id"], "failed", {
+            "type": type(exc).__name__, "what": f"Unexpected error: {type(exc).__name__}: {exc}.",
+            "fix": "This is a bug in mitoviz; the log tail has the details. Retry, or report it with the log.",
+        })
+        return "failed"
+
+
+def worker_loop(slot: int = 0, idle_exit_s: float | None = 600.0, max_jobs: int | None = None) -> int:
+    """Run jobs until idle for ``idle_exit_s`` seconds (None: forever). Returns jobs run."""
+    settings = load_settings()
+    lock = _lock(settings, slot)
+    if lock is None:
+        return 0
+    worker = f"slot{slot}-pid{os.getpid()}"
+    settings = _with_device(settings, _device_for(settings, slot))
+    store = JobStore(settings.jobs_dir)
+    current: dict[str, Any] = {"job": None}
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(HEARTBEAT_S):
+            store.beat(worker, {"pid": os.getpid(), "slot": slot, "job": current["job"]})
+            if current["job"]:
+                store.progress(current["job"], {}, [], worker)
+
+    store.beat(worker, {"pid": os.getpid(), "slot": slot, "job": None})
+    threading.Thread(target=beat, daemon=True).start()
+    ran, idle_since = 0, time.monotonic()
+    try:
+        while max_jobs is None or ran < max_jobs:
+            store.requeue_stale()
+            job = store.claim_next(worker)
+            if job is None:
+                if idle_exit_s is not None and time.monotonic() - idle_since > idle_exit_s:
+                    break
+                time.sleep(POLL_S)
+                continue
+            current["job"] = job["id"]
+            run_job(store, job, settings, worker)
+            current["job"] = None
+            ran += 1
+            idle_since = time.monotonic()
+    finally:
+        stop.set()
+        store.cache.delete(f"worker:{worker}")
+        store.close()
+        lock.close()
+    return ran
+
+
+def _with_device(settings: Settings, device: str) -> Settings:
+    from dataclasses import replace
+
+    return replace(settings, device=device)
+
+
+def worker_alive(settings: Settings, slot: int = 0) -> bool:
+    """True when a process holds the slot's lock."""
+    path = settings.jobs_dir / f"worker-{slot}.lock"
+    if not path.exists():
+        return False
+    with open(path) as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        return False
+
+
+def ensure_workers(settings: Settings) -> list[int]:
+    """Start a detached worker for every slot that has none; return the slots started."""
+    started = []
+    for slot in range(settings.workers):
+        if worker_alive(settings, slot):
+            continue
+        settings.jobs_dir.mkdir(parents=True, exist_ok=True)
+        log = open(settings.jobs_dir / f"worker-{slot}.log", "ab")  # noqa: SIM115 - handed to the child
+        env = {**os.environ, "MITOVIZ_HOME": str(settings.home)}
+        subprocess.Popen(
+            [sys.executable, "-m", "mitoviz", "worker", "--slot", str(slot)],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True, env=env,
+            cwd=str(Path(__file__).resolve().parents[2]),
+        )
+        log.close()
+        started.append(slot)
+    return started

@@ -1,0 +1,28 @@
+"""Shared fixtures: every test gets its own mitoviz home folder."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from mitoviz.config import Settings, load_settings
+
+
+@pytest.fixture(autouse=True)
+def mitoviz_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point MITOVIZ_HOME at a fresh folder so no test touches ~/.mitoviz."""
+    home = tmp_path / "mitoviz-home"
+    home.mkdir()
+    monkeypatch.setenv("MITOVIZ_HOME", str(home))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    for name in ("MITOVIZ_DATA_ROOTS", "MITOVIZ_WEIGHTS", "MITOVIZ_DASK_ADDRESS", "MITOVIZ_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MITOVIZ_DEVICE", os.environ.get("MITOVIZ_TEST_DEVICE", "cpu"))
+    return home
+
+
+@pytest.fixture
+def settings(mitoviz_home: Path) -> Settings:
+    return load_settings()
