@@ -1,0 +1,357 @@
+"""Bad input matrix: every malformed file or argument gets a MitovizError that says what and what to do."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from mitoviz.config import Settings
+from mitoviz.data.cell_csv import load_cell_csv
+from mitoviz.data.midog import load_midog
+from mitoviz.data.patch_folder import load_patch_folder
+from mitoviz.data.presets import get_preset, inspect_path, load_dataset
+from mitoviz.data.sliderunner import load_sliderunner
+from mitoviz.errors import DataError, MitovizError, SchemaError, SpecError
+
+from .formats import (
+    MIDOG22_ROWS,
+    SRAnnotation,
+    bbox,
+    midog21_set,
+    write_amibr,
+    write_cell_csv,
+    write_midog_json,
+    write_sliderunner,
+)
+
+IMAGE = {"license": 1, "file_name": "001.tiff", "id": 1, "width": 1000, "height": 800}
+
+
+def _json(tmp: Path, annotations: list[dict], images: list[dict] | None = None) -> Path:
+    return write_midog_json(tmp / "MIDOG.json", images or [IMAGE], annotations)
+
+
+def _annotation(**fields: object) -> dict:
+    return {"bbox": bbox(100, 100), "category_id": 1, "image_id": 1, "id": 1, **fields}
+
+
+def missing_json(tmp: Path) -> None:
+    load_midog(tmp / "MIDOG++.json")
+
+
+def missing_sqlite(tmp: Path) -> None:
+    load_sliderunner(tmp / "MITOS_WSI_CCMCT_ODAEL.sqlite")
+
+
+def missing_csv(tmp: Path) -> None:
+    load_cell_csv(tmp / "cells.csv")
+
+
+def missing_patch_csv(tmp: Path) -> None:
+    load_patch_folder(tmp / "AMI-BR.csv")
+
+
+def missing_path(tmp: Path) -> None:
+    load_dataset(tmp / "nowhere" / "MIDOG.json")
+
+
+def folder_instead_of_file(tmp: Path) -> None:
+    load_midog(tmp)
+
+
+def json_missing_keys(tmp: Path) -> None:
+    (tmp / "MIDOG.json").write_text(json.dumps({"images": [IMAGE]}))
+    load_midog(tmp / "MIDOG.json")
+
+
+def json_truncated(tmp: Path) -> None:
+    midog21_set(tmp)
+    text = (tmp / "MIDOG.json").read_text()
+    (tmp / "MIDOG.json").write_text(text[: len(text) // 2])
+    load_midog(tmp / "MIDOG.json")
+
+
+def json_unknown_category(tmp: Path) -> None:
+    load_midog(_json(tmp, [_annotation(), _annotation(id=2, category_id=5)]))
+
+
+def json_unknown_vote_category(tmp: Path) -> None:
+    load_midog(_json(tmp, [_annotation(labels=[1, 9])]))
+
+
+def json_unknown_image(tmp: Path) -> None:
+    load_midog(_json(tmp, [_annotation(image_id=42)]))
+
+
+def bbox_outside_image(tmp: Path) -> None:
+    load_midog(_json(tmp, [_annotation(), _annotation(id=2, bbox=bbox(1200, 100))]))
+
+
+def bbox_negative(tmp: Path) -> None:
+    load_midog(_json(tmp, [_annotation(bbox=bbox(-40, 100))]))
+
+
+def bbox_coco_xywh(tmp: Path) -> None:
+    load_midog(_json(tmp, [_annotation(bbox=[300, 300, 50, 50])]))
+
+
+def bbox_not_four_numbers(tmp: Path) -> None:
+    load_midog(_json(tmp, [_annotation(bbox=[300, 300, "a", 350])]))
+
+
+def annotation_without_bbox(tmp: Path) -> None:
+    load_midog(_json(tmp, [{"category_id": 1, "image_id": 1, "id": 1}]))
+
+
+def json_empty(tmp: Path) -> None:
+    load_midog(_json(tmp, []))
+
+
+def json_nothing_mapped(tmp: Path) -> None:
+    load_midog(_json(tmp, [_annotation()]), class_map={1: None, 2: None})
+
+
+def json_duplicate_ids(tmp: Path) -> None:
+    load_midog(_json(tmp, [_annotation(id=7), _annotation(id=7, bbox=bbox(200, 200))]))
+
+
+def sqlite_without_tables(tmp: Path) -> None:
+    con = sqlite3.connect(tmp / "other.sqlite")
+    con.execute("CREATE TABLE things (id INTEGER)")
+    con.commit()
+    con.close()
+    load_sliderunner(tmp / "other.sqlite")
+
+
+def sqlite_without_columns(tmp: Path) -> None:
+    con = sqlite3.connect(tmp / "odd.sqlite")
+    con.executescript(
+        "CREATE TABLE Slides (uid INTEGER, filename TEXT);"
+        "CREATE TABLE Annotations (uid INTEGER, slide INTEGER);"
+        "CREATE TABLE Annotations_coordinates (uid INTEGER, coordinateX INTEGER, coordinateY INTEGER, annoId INTEGER);"
+    )
+    con.close()
+    load_sliderunner(tmp / "odd.sqlite")
+
+
+def not_sqlite(tmp: Path) -> None:
+    (tmp / "MIDOG.sqlite").write_text("this is not a database\n")
+    load_sliderunner(tmp / "MIDOG.sqlite")
+
+
+def not_sqlite_via_load_dataset(tmp: Path) -> None:
+    (tmp / "MITOS_WSI_CMC_MEL.sqlite").write_bytes(b"\x00" * 100)
+    load_dataset(tmp / "MITOS_WSI_CMC_MEL.sqlite")
+
+
+def sqlite_empty(tmp: Path) -> None:
+    load_sliderunner(
+        write_sliderunner(tmp / "empty.sqlite", [(1, "a.svs", None, None)], [(1, "Mitosis")], [], [])
+    )
+
+
+def sqlite_nothing_mapped(tmp: Path) -> None:
+    path = write_sliderunner(
+        tmp / "x.sqlite",
+        [(1, "a.svs", None, None)],
+        [(3, "Tumor cell")],
+        [],
+        [SRAnnotation(1, 1, 3, [(5, 5)])],
+    )
+    load_sliderunner(path, class_map={2: "mitotic figure", 7: "imposter"})
+
+
+def sqlite_without_class_names(tmp: Path) -> None:
+    path = write_sliderunner(
+        tmp / "x.sqlite", [(1, "a.svs", None, None)], [], [], [SRAnnotation(1, 1, 1, [(5, 5)])], "old"
+    )
+    con = sqlite3.connect(path)
+    con.execute("DROP TABLE Classes")
+    con.commit()
+    con.close()
+    load_sliderunner(path)
+
+
+def sqlite_cell_outside_slide(tmp: Path) -> None:
+    path = write_sliderunner(
+        tmp / "x.sqlite", [(1, "a.svs", 100, 100)], [(1, "Mitosis")], [], [SRAnnotation(1, 1, 1, [(500, 5)])]
+    )
+    load_sliderunner(path)
+
+
+def csv_empty(tmp: Path) -> None:
+    load_cell_csv(write_cell_csv(tmp / "cells.csv", []))
+
+
+def csv_zero_bytes(tmp: Path) -> None:
+    (tmp / "cells.csv").write_bytes(b"")
+    load_cell_csv(tmp / "cells.csv")
+
+
+def csv_without_label(tmp: Path) -> None:
+    load_cell_csv(write_cell_csv(tmp / "cells.csv", [(1, 2, "a.tiff")], header=["x", "y", "filename"]))
+
+
+def patch_csv_without_label(tmp: Path) -> None:
+    load_patch_folder(write_cell_csv(tmp / "patches.csv", [("a.png", "s1")], header=["image", "slide"]))
+
+
+def patch_csv_without_image(tmp: Path) -> None:
+    load_patch_folder(write_cell_csv(tmp / "patches.csv", [("mitosis", "s1")], header=["label", "slide"]))
+
+
+def patch_csv_duplicate_ids(tmp: Path) -> None:
+    rows = [("a.png", "mitosis"), ("a.png", "hard negative")]
+    load_patch_folder(write_cell_csv(tmp / "patches.csv", rows, header=["image", "label"]))
+
+
+def csv_conflicting_duplicates(tmp: Path) -> None:
+    rows = [*MIDOG22_ROWS, (4361.0, 371.0, 1, "001.tiff", 1, "train", "human breast cancer")]
+    load_cell_csv(write_cell_csv(tmp / "cells.csv", rows))
+
+
+def csv_bad_coordinates(tmp: Path) -> None:
+    load_cell_csv(write_cell_csv(tmp / "cells.csv", [("ten", 5, 1, "a.tiff", 1, "train", "t")]))
+
+
+def csv_bad_split(tmp: Path) -> None:
+    load_cell_csv(write_cell_csv(tmp / "cells.csv", [(10, 5, 1, "a.tiff", 1, "holdout", "t")]))
+
+
+def csv_negative_coordinates(tmp: Path) -> None:
+    load_cell_csv(write_cell_csv(tmp / "cells.csv", [(-10, 5, 1, "a.tiff", 1, "train", "t")]))
+
+
+def slide_table_instead_of_json(tmp: Path) -> None:
+    (tmp / "datasets_xvalidation.csv").write_text(
+        "Slide;Dataset;Tumor;Scanner;Origin;Species\n1;train;a;b;c;d\n"
+    )
+    load_dataset(tmp / "datasets_xvalidation.csv")
+
+
+def folder_with_several_annotation_files(tmp: Path) -> None:
+    write_cell_csv(tmp / "a.csv", MIDOG22_ROWS)
+    write_cell_csv(tmp / "b.csv", MIDOG22_ROWS)
+    load_dataset(tmp)
+
+
+def folder_without_annotation_file(tmp: Path) -> None:
+    (tmp / "readme.txt").write_text("nothing here")
+    inspect_path(tmp)
+
+
+def unknown_format(tmp: Path) -> None:
+    (tmp / "cells.parquet").write_bytes(b"PAR1")
+    load_dataset(tmp / "cells.parquet")
+
+
+def unknown_preset(tmp: Path) -> None:
+    load_dataset("midog2030")
+
+
+def unknown_preset_in_get(tmp: Path) -> None:
+    get_preset("")
+
+
+def preset_not_on_disk(tmp: Path) -> None:
+    load_dataset("cmc")
+
+
+def bad_label_coding(tmp: Path) -> None:
+    load_cell_csv(write_cell_csv(tmp / "cells.csv", MIDOG22_ROWS), label_coding="0/1/2")
+
+
+def amibr_unknown_column(tmp: Path) -> None:
+    load_patch_folder(write_amibr(tmp), label_column="subtype")
+
+
+CASES: list[tuple[Callable[[Path], None], type[MitovizError], str]] = [
+    (missing_json, DataError, "does not exist"),
+    (missing_sqlite, DataError, "does not exist"),
+    (missing_csv, DataError, "does not exist"),
+    (missing_patch_csv, DataError, "does not exist"),
+    (missing_path, DataError, "does not exist"),
+    (folder_instead_of_file, DataError, "is a folder"),
+    (json_missing_keys, DataError, "lacks the key(s) ['annotations', 'categories']"),
+    (json_truncated, DataError, "not valid JSON"),
+    (json_unknown_category, DataError, "category id(s) 5 (1×)"),
+    (json_unknown_vote_category, DataError, "category id(s) 9"),
+    (json_unknown_image, DataError, "image ids missing"),
+    (bbox_outside_image, DataError, "outside their image"),
+    (bbox_negative, DataError, "outside their image"),
+    (bbox_coco_xywh, DataError, "x2 < x1"),
+    (bbox_not_four_numbers, DataError, "4-number bbox"),
+    (annotation_without_bbox, DataError, "4-number bbox"),
+    (json_empty, DataError, "no annotations"),
+    (json_nothing_mapped, DataError, "no usable annotated cells"),
+    (json_duplicate_ids, SchemaError, "cell_id is not unique"),
+    (sqlite_without_tables, DataError, "not a SlideRunner database"),
+    (sqlite_without_columns, DataError, "lacks the column(s) ['agreedClass']"),
+    (not_sqlite, DataError, "not an SQLite database"),
+    (not_sqlite_via_load_dataset, DataError, "not an SQLite database"),
+    (sqlite_empty, DataError, "holds no annotations"),
+    (sqlite_nothing_mapped, DataError, "no usable annotated cells"),
+    (sqlite_without_class_names, DataError, "no Classes table"),
+    (sqlite_cell_outside_slide, DataError, "outside their slide"),
+    (csv_empty, DataError, "no rows"),
+    (csv_zero_bytes, DataError, "is empty"),
+    (csv_without_label, DataError, "lacks the column(s) ['label']"),
+    (patch_csv_without_label, DataError, "no label column"),
+    (patch_csv_without_image, DataError, "no image path column"),
+    (patch_csv_duplicate_ids, SchemaError, "cell_id is not unique"),
+    (csv_conflicting_duplicates, DataError, "two different labels"),
+    (csv_bad_coordinates, DataError, "not numbers"),
+    (csv_bad_split, DataError, "'holdout'"),
+    (csv_negative_coordinates, SchemaError, "Negative cell coordinates"),
+    (slide_table_instead_of_json, DataError, "slide table, not an annotation file"),
+    (folder_with_several_annotation_files, DataError, "several annotation files"),
+    (folder_without_annotation_file, DataError, "no annotation file"),
+    (unknown_format, DataError, "not a known annotation format"),
+    (unknown_preset, SpecError, "Unknown data set preset 'midog2030'"),
+    (unknown_preset_in_get, SpecError, "Unknown data set preset"),
+    (preset_not_on_disk, DataError, "was not found under the data roots"),
+    (bad_label_coding, SpecError, "Unknown label coding"),
+    (amibr_unknown_column, DataError, "no column 'subtype'"),
+]
+
+
+@pytest.mark.parametrize(("make", "error", "says"), CASES, ids=[c[0].__name__ for c in CASES])
+def test_bad_input(
+    make: Callable[[Path], None], error: type[MitovizError], says: str, tmp_path: Path, settings: Settings
+) -> None:
+    with pytest.raises(MitovizError) as info:
+        make(tmp_path)
+    assert type(info.value) is error, f"{type(info.value).__name__}: {info.value}"
+    assert says in info.value.what
+    assert info.value.fix, "the message must say what to do"
+
+
+def test_unknown_preset_names_the_known_ones() -> None:
+    with pytest.raises(SpecError) as info:
+        load_dataset("midog2030")
+    assert "midogpp" in info.value.fix and "ccmct" in info.value.fix
+
+
+def test_preset_not_on_disk_says_where_to_get_it(settings: Settings) -> None:
+    with pytest.raises(DataError) as info:
+        load_dataset("midogpp", settings)
+    assert "https://github.com/DeepMicroscopy/MIDOGpp" in info.value.fix
+
+
+def test_failed_load_leaves_the_database_untouched(tmp_path: Path) -> None:
+    path = write_sliderunner(
+        tmp_path / "x.sqlite",
+        [(1, "a.svs", 100, 100)],
+        [(1, "Mitosis")],
+        [],
+        [SRAnnotation(1, 1, 1, [(500, 5)])],
+    )
+    before = path.read_bytes()
+    with pytest.raises(DataError):
+        load_sliderunner(path)
+    assert path.read_bytes() == before
+    assert not (tmp_path / "x.sqlite-journal").exists() and not (tmp_path / "x.sqlite-wal").exists()

@@ -1,0 +1,109 @@
+"""Ready patches + CSV: the AMi-Br layout and a generic patch table."""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+from mitoviz.data.cells import IMPOSTER, MITOTIC
+from mitoviz.data.patch_folder import load_patch_folder
+
+from .formats import write_amibr, write_png
+
+
+def test_amibr_layout(tmp_path: Path) -> None:
+    dataset = load_patch_folder(write_amibr(tmp_path), name="amibr")
+    cells = dataset.cells.set_index("cell_id")
+    assert len(cells) == 6
+    assert cells["label"].value_counts().to_dict() == {"normal": 3, "atypical": 3}
+    assert cells["x"].isna().all() and cells["y"].isna().all()
+    assert cells.loc["amibr:MIDOG21_2", "image"] == str(tmp_path / "patches" / "normal" / "MIDOG21_2.png")
+    assert cells.loc["amibr:MIDOG21_3", "image"] == str(tmp_path / "patches" / "atypical" / "MIDOG21_3.png")
+    assert dataset.missing_images == [str(tmp_path / "patches" / "atypical" / "TUPAC_2.png")]
+    assert cells["slide"].value_counts().to_dict() == {
+        "MIDOG21/1": 2,
+        "TUPAC/12": 2,
+        "MIDOG21/51": 1,
+        "MIDOG21/101": 1,
+    }
+    assert cells["scanner"].to_dict() == {
+        "amibr:MIDOG21_2": "Hamamatsu XR",
+        "amibr:MIDOG21_3": "Hamamatsu XR",
+        "amibr:MIDOG21_6": "Hamamatsu S360",
+        "amibr:MIDOG21_11": "Aperio ScanScope CS2",
+        "amibr:TUPAC_1": "unknown",
+        "amibr:TUPAC_2": "unknown",
+    }
+    assert set(cells["tumor_type"]) == {"human breast cancer"}
+    assert cells.loc["amibr:MIDOG21_6", "rater_votes"] == "atypical;normal;atypical"
+    assert math.isclose(cells.loc["amibr:MIDOG21_6", "agreement"], 2 / 3)
+    assert cells.loc["amibr:MIDOG21_2", "rater_votes"] == "normal;normal"
+    assert cells.loc["amibr:TUPAC_1", "label"] == "normal"
+    assert math.isclose(cells.loc["amibr:TUPAC_1", "agreement"], 2 / 3)
+
+
+def _write(path: Path, header: list[str], rows: list[list[object]]) -> Path:
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def test_generic_patch_table_with_detected_columns(tmp_path: Path) -> None:
+    rows = [
+        ["mf/a.png", "Mitosis", "s1", "Hammamatsu XR", "canine lymphoma", "train"],
+        ["mf/b.png", "Mitosis", "s1", "Hammamatsu XR", "canine lymphoma", "train"],
+        ["neg/c.png", "Hard negative", "s2", "Aperio CS2", "breast", "val"],
+        ["neg/d.png", "Hard negative", "s3", "Aperio CS2", "breast", "test"],
+    ]
+    for rel, *_ in rows[:3]:
+        write_png(tmp_path / "patches" / rel, size=32)
+    path = _write(
+        tmp_path / "patches.csv", ["image", "label", "slide", "scanner", "tumor_type", "split"], rows
+    )
+    dataset = load_patch_folder(path)
+    cells = dataset.cells.set_index("cell_id")
+    assert cells["label"].value_counts().to_dict() == {MITOTIC: 2, IMPOSTER: 2}
+    assert cells.loc["patches:a", "image"] == str(tmp_path / "patches" / "mf" / "a.png")
+    assert cells["scanner"].value_counts().to_dict() == {"Hamamatsu XR": 2, "Aperio ScanScope CS2": 2}
+    assert cells["tumor_type"].value_counts().to_dict() == {
+        "canine lymphosarcoma": 2,
+        "human breast cancer": 2,
+    }
+    assert cells["split"].value_counts().to_dict() == {"train": 2, "test": 2}
+    assert cells["slide"].value_counts().to_dict() == {"s1": 2, "s2": 1, "s3": 1}
+    assert dataset.missing_images == [str(tmp_path / "patches" / "neg" / "d.png")]
+    assert any("'val'" in note for note in dataset.notes)
+
+
+def test_generic_patch_table_with_named_columns_and_label_map(tmp_path: Path) -> None:
+    rows = [["x/1.png", "1"], ["x/2.png", "0"], ["y/1.png", "0"], ["y/3.png", "9"]]
+    path = _write(tmp_path / "list.csv", ["file_path", "cls"], rows)
+    dataset = load_patch_folder(
+        path,
+        patches_dir=tmp_path,
+        name="mine",
+        image_column="file_path",
+        label_column="cls",
+        label_map={"1": MITOTIC, "0": IMPOSTER, "9": None},
+    )
+    cells = dataset.cells
+    assert cells["label"].value_counts().to_dict() == {IMPOSTER: 2, MITOTIC: 1}
+    assert dataset.skipped == {"label '9' not mapped": 1}
+    # patch stems repeat (x/1.png, y/1.png): ids fall back to the relative path
+    assert sorted(cells["cell_id"]) == ["mine:x/1", "mine:x/2", "mine:y/1"]
+    assert any("own slide" in note for note in dataset.notes)
+    assert len(dataset.missing_images) == 3
+
+
+def test_amibr_subtype_labels_from_a_named_column(tmp_path: Path) -> None:
+    dataset = load_patch_folder(write_amibr(tmp_path), name="amibr", label_column="expert1_label")
+    cells = dataset.cells.set_index("cell_id")
+    assert cells.loc["amibr:MIDOG21_3", "label"] == "amf multipolar"
+    assert cells.loc["amibr:TUPAC_1", "label"] == "amf other"
+    # the patch folder still follows the majority class
+    assert cells.loc["amibr:TUPAC_1", "image"] == str(tmp_path / "patches" / "normal" / "TUPAC_1.png")
+    assert (cells["rater_votes"] == "").all()
+    assert cells["label"].nunique() == 6
