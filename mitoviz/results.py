@@ -123,12 +123,17 @@ class Run:
         return pd.read_parquet(path) if path.exists() else pd.DataFrame()
 
     # --- reading -----------------------------------------------------------------------------
-    def _read_parts(self, folder: str, columns: list[str] | None = None) -> pd.DataFrame:
+    def _read_parts(
+        self, folder: str, columns: list[str] | None = None, fit_ids: list[str] | None = None
+    ) -> pd.DataFrame:
         done = self.done_parts()
         files = sorted(p for p in (self.root / folder).glob("*.parquet") if p.stem in done)
-        if not files:
+        filters = [("fit_id", "in", list(fit_ids))] if fit_ids is not None else None
+        frames = [pd.read_parquet(p, columns=columns, filters=filters) for p in files]
+        frames = [f for f in frames if not f.empty]
+        if not frames:
             return pd.DataFrame(columns=columns or [])
-        return pd.concat([pd.read_parquet(p, columns=columns) for p in files], ignore_index=True)
+        return pd.concat(frames, ignore_index=True)
 
     def cells(self) -> pd.DataFrame:
         path = self.root / "cells.parquet"
@@ -142,8 +147,9 @@ class Run:
     def metrics(self) -> pd.DataFrame:
         return self._read_parts("metrics")
 
-    def predictions(self, columns: list[str] | None = None) -> pd.DataFrame:
-        return self._read_parts("predictions", columns)
+    def predictions(self, columns: list[str] | None = None, fit_ids: list[str] | None = None) -> pd.DataFrame:
+        """Per-cell probabilities, optionally only those of ``fit_ids`` (read with a parquet filter)."""
+        return self._read_parts("predictions", columns, fit_ids)
 
     def projections(self) -> pd.DataFrame:
         frame = self.table("projections")
@@ -151,6 +157,11 @@ class Run:
 
     def patch_dir(self) -> Path:
         return self.root / "patches"
+
+    def stamp(self) -> float:
+        """Changes whenever the run gains a part or its manifest changes (a cache key for pages)."""
+        paths = [self.root / "manifest.json", self.root / "fits", self.root / "projections.parquet"]
+        return max((p.stat().st_mtime for p in paths if p.exists()), default=0.0)
 
 
 class ResultsStore:

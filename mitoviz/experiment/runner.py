@@ -85,6 +85,21 @@ class Plan:
         }
 
 
+DEMO_DATASET = "mitoviz-demo"
+
+
+def ensure_demo_data(settings: Settings, reporter: Reporter | None = None) -> None:
+    """The built-in demo set is generated on first use (it needs no download)."""
+    from mitoviz.data.presets import find_preset
+    from mitoviz.data.synthetic import generate_demo
+
+    if find_preset(DEMO_DATASET, settings).ready:
+        return
+    reporter = reporter or Reporter()
+    reporter.log(f"Generating the synthetic demo data set in {settings.demo_dir}")
+    generate_demo(settings.demo_dir, progress=lambda done, total: reporter.update("demo data", done, total, "images"))
+
+
 def load_cells(spec: ExperimentSpec, settings: Settings) -> tuple[pd.DataFrame, list[Dataset]]:
     from mitoviz.data.presets import load_dataset
 
@@ -162,9 +177,11 @@ def check_encoders(spec: ExperimentSpec, settings: Settings) -> None:
         make_classifier(name, **spec.classifier_params.get(name, {}))
 
 
-def prepare(spec: ExperimentSpec, settings: Settings) -> Plan:
+def prepare(spec: ExperimentSpec, settings: Settings, reporter: Reporter | None = None) -> Plan:
     """Load, split and plan; every check that can be made in advance is made here."""
     check_encoders(spec, settings)
+    if DEMO_DATASET in spec.datasets and reporter is not None:
+        ensure_demo_data(settings, reporter)
     cells, datasets = load_cells(spec, settings)
     positive = positive_label(cells["label"])
     fits, warnings = plan_fits(cells, spec)
@@ -357,7 +374,7 @@ def run_experiment(
     started = time.monotonic()
     device = resolve_device(settings.device)
     reporter.update("prepare", 0, 1)
-    plan = prepare(spec, settings)
+    plan = prepare(spec, settings, reporter)
     for line in plan.warnings:
         reporter.log(f"Note: {line}")
     store = ResultsStore(settings.results_dir)
@@ -401,3 +418,38 @@ def run_experiment(
     run.update_manifest(status="complete", seconds=round(time.monotonic() - started, 1), timings=timings,
                         n_fits_done=len(run.fits()), finished=time.strftime("%Y-%m-%d %H:%M:%S"))
     return run
+
+
+# --- size estimate ---------------------------------------------------------------------------
+
+CNN_GFLOPS_224 = {"resnet18": 3.6, "resnet34": 7.3, "resnet50": 8.2}
+GFLOPS_PER_S = {"cpu": 120.0, "cuda": 60_000.0}  # sustained, rough; measured figures are in bench/
+
+
+@dataclass(frozen=True)
+class Estimate:
+    seconds: float
+    device: str
+
+    @property
+    def label(self) -> str:
+        s = self.seconds
+        text = f"{s:.0f} s" if s < 90 else f"{s / 60:.0f} min" if s < 5400 else f"{s / 3600:.1f} h"
+        return f"≈ {text} ({'GPU' if self.device.startswith('cuda') else 'CPU'})"
+
+
+def estimate_seconds(plan: Plan, settings: Settings) -> Estimate:
+    """A rough forecast from model sizes (a ViT's forward costs ≈ 0.4 GFLOP per million parameters)."""
+    from mitoviz.encoders import get_spec
+
+    device = resolve_device(settings.device)
+    rate = GFLOPS_PER_S["cuda" if device.startswith("cuda") else "cpu"]
+    spec = plan.spec
+    embed = sum(0.4 * (get_spec(name).params_m or 0.0) for name in spec.encoders) * len(plan.cells) / rate
+    probes = 0.02 * len(plan.fits) * len(spec.encoders) * len(spec.classifiers)
+    e2e = 0.0
+    if spec.e2e:
+        per_image = 3 * CNN_GFLOPS_224[spec.e2e.arch] * (spec.e2e.input_size / 224) ** 2
+        e2e = len(plan.fits) * spec.e2e.epochs * spec.e2e.samples_per_epoch * per_image / rate
+    maps = 5.0 * len(spec.encoders) * max(1.0, len(plan.cells) / 5000)
+    return Estimate(embed + probes + e2e + maps, device)

@@ -65,6 +65,12 @@ class JobStore:
                     jobs.append(job)
         return sorted(jobs, key=lambda j: j["seq"])
 
+    def _next_seq(self) -> int:
+        """Call inside a transaction."""
+        seq = int(self.cache.get("seq", 0)) + 1
+        self.cache.set("seq", seq)
+        return seq
+
     def _put(self, job: dict[str, Any]) -> None:
         job["updated"] = _now()
         self.cache.set(f"job:{job['id']}", job)
@@ -85,7 +91,7 @@ class JobStore:
             for job in self._jobs():
                 if job["spec_hash"] == spec_hash and job["state"] in ACTIVE:
                     return job, False
-            seq = int(self.cache.incr("seq", default=0))
+            seq = self._next_seq()
             job = {
                 "id": f"{time.strftime('%m%d-%H%M%S')}-{uuid.uuid4().hex[:5]}",
                 "seq": seq,
@@ -136,7 +142,7 @@ class JobStore:
                 if other["spec_hash"] == job["spec_hash"] and other["state"] in ACTIVE:
                     raise JobError(f"The same experiment is already {other['state']} as job {other['id']}.")
             job.update(state="queued", error=None, cancel_requested=False, finished=None,
-                       seq=int(self.cache.incr("seq", default=0)))
+                       seq=self._next_seq())
             self._put(job)
         return job
 

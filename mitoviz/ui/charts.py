@@ -1,0 +1,115 @@
+"""Altair chart builders for the result pages (pure: a DataFrame in, a chart out)."""
+
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
+
+from mitoviz.evaluate.summary import METRICS
+
+alt.data_transformers.disable_max_rows()  # maps send up to 50k points; Streamlit ships them as Arrow
+
+CHANCE = {"balanced_accuracy": 0.5, "auroc": 0.5, "accuracy": None, "f1": None, "kappa": 0.0, "ece": None}
+FONT = "Source Sans Pro, sans-serif"
+
+
+def _metric_axis(metric: str) -> alt.Y:
+    domain = [0, 1] if metric != "kappa" else [-0.2, 1]
+    return alt.Y("mean:Q", title=METRICS.get(metric, metric), scale=alt.Scale(domain=domain, clamp=True))
+
+
+def curve_chart(data: pd.DataFrame, metric: str, columns: int = 3) -> alt.Chart:
+    """Metric against labelled cells (log axis), one line per method, a ±sd band, faceted by test domain."""
+    pick = alt.selection_point(fields=["label"], bind="legend")
+    base = alt.Chart(data).encode(
+        x=alt.X("n_train:Q", title="labelled training cells (log)", scale=alt.Scale(type="log")),
+        color=alt.Color("label:N", title="method", legend=alt.Legend(orient="bottom", columns=3, labelLimit=260)),
+        opacity=alt.condition(pick, alt.value(1.0), alt.value(0.12)),
+    )
+    band = base.mark_area(opacity=0.15).encode(y=alt.Y("lower:Q"), y2="upper:Q")
+    tooltip = [
+        alt.Tooltip("label:N", title="method"),
+        alt.Tooltip("budget:N"),
+        alt.Tooltip("n_train:Q", title="labelled cells", format=".0f"),
+        alt.Tooltip("mean:Q", format=".3f"),
+        alt.Tooltip("sd:Q", format=".3f"),
+        alt.Tooltip("ci_low:Q", title="95% CI low", format=".3f"),
+        alt.Tooltip("ci_high:Q", title="95% CI high", format=".3f"),
+        alt.Tooltip("n_seeds:Q", title="seeds"),
+        alt.Tooltip("n_test:Q", title="test cells", format=".0f"),
+        alt.Tooltip("degenerate:Q", title="share of one-class fits", format=".0%"),
+    ]
+    line = base.mark_line(point=alt.OverlayMarkDef(size=45, filled=True)).encode(
+        y=_metric_axis(metric),
+        strokeDash=alt.StrokeDash("kind:N", title="kind", legend=None,
+                                  scale=alt.Scale(domain=["probe", "e2e"], range=[[1, 0], [6, 3]])),
+        tooltip=tooltip,
+    )
+    layers = [band, line]
+    if CHANCE.get(metric) is not None:
+        layers.append(
+            alt.Chart(pd.DataFrame({"chance": [CHANCE[metric]]})).mark_rule(strokeDash=[2, 2], color="#888")
+            .encode(y="chance:Q")
+        )
+    chart = alt.layer(*layers, data=data).properties(width=260, height=220)
+    return chart.facet(facet=alt.Facet("test_domain:N", title="test domain"), columns=columns).add_params(pick)
+
+
+def heatmap(data: pd.DataFrame, metric: str) -> alt.Chart:
+    """Train domain × test domain; the diagonal (in-domain) is outlined."""
+    base = alt.Chart(data).encode(
+        x=alt.X("test_domain:N", title="test domain", axis=alt.Axis(labelAngle=-30, labelLimit=180)),
+        y=alt.Y("train_domain:N", title="train domain", axis=alt.Axis(labelLimit=180)),
+    )
+    cells = base.mark_rect().encode(
+        color=alt.Color("mean:Q", title=METRICS.get(metric, metric), scale=alt.Scale(scheme="viridis", domain=[0.4, 1])),
+        stroke=alt.condition("datum.in_domain", alt.value("#111"), alt.value(None)),
+        strokeWidth=alt.condition("datum.in_domain", alt.value(2.5), alt.value(0)),
+        tooltip=[alt.Tooltip("train_domain:N"), alt.Tooltip("test_domain:N"), alt.Tooltip("mean:Q", format=".3f"),
+                 alt.Tooltip("sd:Q", format=".3f"), alt.Tooltip("n_seeds:Q", title="seeds")],
+    )
+    text = base.mark_text(fontSize=12).encode(
+        text=alt.Text("mean:Q", format=".2f"),
+        color=alt.condition("datum.mean > 0.75", alt.value("#111"), alt.value("#fff")),
+    )
+    size = max(140, 70 * data["test_domain"].nunique()) if not data.empty else 200
+    return (cells + text).properties(width=size, height=max(120, 50 * data["train_domain"].nunique()))
+
+
+def drop_chart(data: pd.DataFrame, metric: str) -> alt.Chart:
+    """In-domain vs out-of-domain score per method (a dumbbell), sorted by the drop."""
+    long = data.melt(id_vars=["label", "drop"], value_vars=["in_domain", "out_of_domain"], var_name="where",
+                     value_name="score")
+    long["where"] = long["where"].str.replace("_", " ")
+    order = data.sort_values("drop")["label"].tolist()
+    y = alt.Y("label:N", title=None, sort=order, axis=alt.Axis(labelLimit=260))
+    rule = alt.Chart(data).mark_rule(color="#999", strokeWidth=2).encode(
+        y=y, x=alt.X("out_of_domain:Q", title=METRICS.get(metric, metric), scale=alt.Scale(zero=False)), x2="in_domain:Q"
+    )
+    points = alt.Chart(long).mark_circle(size=110, opacity=1).encode(
+        y=y, x="score:Q",
+        color=alt.Color("where:N", title=None, scale=alt.Scale(domain=["in domain", "out of domain"],
+                                                               range=["#1b9e77", "#d95f02"])),
+        tooltip=[alt.Tooltip("label:N", title="method"), alt.Tooltip("where:N"), alt.Tooltip("score:Q", format=".3f"),
+                 alt.Tooltip("drop:Q", format=".3f")],
+    )
+    return (rule + points).properties(width=520, height=max(120, 34 * len(data)))
+
+
+def embedding_map(data: pd.DataFrame, colour: str, title: str, selectable: bool = True) -> alt.Chart:
+    """A 2-D map of embeddings; drag a rectangle to select cells."""
+    numeric = pd.api.types.is_numeric_dtype(data[colour]) and data[colour].nunique() > 8
+    colour_enc = (
+        alt.Color(f"{colour}:Q", scale=alt.Scale(scheme="viridis")) if numeric
+        else alt.Color(f"{colour}:N", legend=alt.Legend(orient="bottom", columns=2, labelLimit=220))
+    )
+    chart = alt.Chart(data, title=title).mark_circle(size=14, opacity=0.7).encode(
+        x=alt.X("u:Q", title=None, axis=alt.Axis(labels=False, ticks=False, grid=False)),
+        y=alt.Y("v:Q", title=None, axis=alt.Axis(labels=False, ticks=False, grid=False)),
+        color=colour_enc,
+        tooltip=[alt.Tooltip("cell_id:N"), alt.Tooltip("truth:N", title="label"), alt.Tooltip("scanner:N"),
+                 alt.Tooltip("tumor_type:N", title="tumour type"), alt.Tooltip(f"{colour}:N")],
+    ).properties(height=420)
+    if selectable:
+        chart = chart.add_params(alt.selection_interval(name="brush", encodings=["x", "y"]))
+    return chart

@@ -1,0 +1,101 @@
+"""Widgets every page shares: settings, the run picker, the jobs badge, errors and empty states."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import streamlit as st
+
+from mitoviz.config import Settings, load_settings
+from mitoviz.errors import MitovizError
+from mitoviz.results import ResultsStore, Run
+
+JOBS_PAGE = "pages/jobs.py"
+HOME_PAGE = "pages/home.py"
+NEW_PAGE = "pages/new_benchmark.py"
+
+
+def settings() -> Settings:
+    try:
+        return load_settings()
+    except MitovizError as exc:
+        show_error(exc)
+        st.stop()
+        raise  # unreachable; keeps type checkers calm
+
+
+def show_error(exc: MitovizError) -> None:
+    st.error(f"**{exc.what}**" + (f"\n\n{exc.fix}" if exc.fix else ""), icon=":material/error:")
+
+
+@contextlib.contextmanager
+def user_errors() -> Iterator[None]:
+    """Show a MitovizError raised inside the block as a message, not a traceback."""
+    try:
+        yield
+    except MitovizError as exc:
+        show_error(exc)
+
+
+def empty_state(title: str, text: str, page: str | None = None, label: str = "") -> None:
+    with st.container(border=True):
+        st.markdown(f"#### {title}")
+        st.markdown(text)
+        if page:
+            st.page_link(page, label=label or "Go", icon=":material/arrow_forward:")
+
+
+def synthetic_banner() -> None:
+    st.info(
+        "**Synthetic demo data.** These results come from the built-in simulated H&E set and no-weight "
+        "encoders; they show how mitoviz works, not how real encoders perform.",
+        icon=":material/science:",
+    )
+
+
+def run_picker(cfg: Settings, key: str = "run") -> Run | None:
+    """Pick a stored run; the choice lives in the URL (``?run=``) so a reload keeps it."""
+    store = ResultsStore(cfg.results_dir)
+    runs = [r for r in store.listing() if r["fits"] or r["status"] in ("complete", "running")]
+    if not runs:
+        empty_state(
+            "No results yet",
+            "Run the one-click demo on the home page, or set up a benchmark. Results appear here as soon as the "
+            "first encoder finishes.",
+            HOME_PAGE, "Home: run the demo",
+        )
+        return None
+    ids = [r["run_id"] for r in runs]
+    names = {r["run_id"]: f"{r['name']} · {r['created']} · {r['status']}" + (" · synthetic" if r["synthetic"] else "")
+             for r in runs}
+    wanted = st.query_params.get("run")
+    index = ids.index(wanted) if wanted in ids else 0
+    choice = st.sidebar.selectbox("Run", ids, index=index, format_func=names.get, key=f"{key}_picker")
+    if choice != wanted:
+        st.query_params["run"] = choice
+    return store.get(choice)
+
+
+def jobs_badge(cfg: Settings) -> None:
+    """A sidebar line with the number of running and queued jobs, refreshed every few seconds."""
+
+    @st.fragment(run_every=3)
+    def badge() -> None:
+        from mitoviz.jobs import job_store
+
+        try:
+            store = job_store(cfg)
+            counts = store.summary()
+            store.close()
+        except MitovizError:
+            st.caption("Job store unavailable")
+            return
+        running, queued = counts.get("running", 0), counts.get("queued", 0)
+        if running or queued:
+            st.page_link(JOBS_PAGE, label=f"{running} running · {queued} queued", icon=":material/progress_activity:")
+        else:
+            st.caption("No jobs running")
+
+    with st.sidebar:
+        badge()

@@ -1,0 +1,105 @@
+import time
+
+import streamlit as st
+
+from mitoviz.errors import MitovizError
+from mitoviz.jobs import ACTIVE, job_store
+from mitoviz.jobs.worker import ensure_workers
+from mitoviz.ui.widgets import NEW_PAGE, empty_state, settings, show_error
+
+cfg = settings()
+st.title("Jobs")
+st.caption("Benchmarks run in a background worker: close the tab or restart the app, and they keep going.")
+
+STATE_ICONS = {"queued": "⏳", "running": "▶️", "done": "✅", "failed": "❌", "cancelled": "⏹️", "interrupted": "⚠️"}
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    seconds = int(seconds)
+    return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m {seconds % 60:02d}s"
+
+
+def _stage_line(name: str, st_: dict) -> str:
+    done, total, unit = st_.get("done", 0), st_.get("total", 0) or 0, st_.get("unit", "")
+    parts = [f"**{name}**: {done:,} / {total:,} {unit}".strip()]
+    if st_.get("rate"):
+        parts.append(f"{st_['rate']:.1f} {unit or 'items'}/s")
+    if st_.get("eta") and done < total:
+        parts.append(f"ETA {_duration(st_['eta'])}")
+    return " · ".join(parts)
+
+
+def _act(action: str, job_id: str) -> None:
+    store = job_store(cfg)
+    try:
+        if action == "cancel":
+            store.cancel(job_id)
+        elif action == "retry":
+            store.retry(job_id)
+            ensure_workers(cfg)
+        elif action == "delete":
+            store.delete(job_id)
+    except MitovizError as exc:
+        st.session_state["job_error"] = exc
+    finally:
+        store.close()
+
+
+def job_card(job: dict, expanded: bool) -> None:
+    icon = STATE_ICONS.get(job["state"], "")
+    elapsed = (job.get("finished") or time.time()) - job["started"] if job.get("started") else None
+    title = f"{icon} {job['name']} · {job['state']} · {_duration(elapsed)} · job {job['id']}"
+    with st.expander(title, expanded=expanded):
+        if job.get("cancel_requested") and job["state"] == "running":
+            st.warning("Cancel requested: stopping at the next checkpoint…")
+        stages = sorted(job["stages"].items(), key=lambda kv: kv[1].get("order", 0))
+        for name, st_ in stages:
+            total = st_.get("total") or 0
+            st.progress(min(1.0, st_.get("done", 0) / total) if total else 0.0, text=_stage_line(name, st_))
+        if not stages and job["state"] == "queued":
+            st.caption("Waiting for a worker…")
+        if job.get("error"):
+            err = job["error"]
+            st.error(f"**{err.get('what', '')}**\n\n{err.get('fix', '')}", icon=":material/error:")
+        cols = st.columns([1, 1, 1, 3])
+        if job["state"] in ACTIVE:
+            cols[0].button("Cancel", key=f"cancel-{job['id']}", on_click=_act, args=("cancel", job["id"]),
+                           icon=":material/stop:")
+        else:
+            cols[0].button("Retry", key=f"retry-{job['id']}", on_click=_act, args=("retry", job["id"]),
+                           icon=":material/replay:")
+            cols[1].button("Delete", key=f"delete-{job['id']}", on_click=_act, args=("delete", job["id"]),
+                           icon=":material/delete:")
+        if job.get("run_id"):
+            cols[3].page_link("pages/curves.py", label="Open results", icon=":material/show_chart:",
+                              query_params={"run": job["run_id"]})
+        if job["log"]:
+            st.code("\n".join(job["log"][-15:]), language=None)
+
+
+@st.fragment(run_every=1.5)
+def job_list() -> None:
+    if err := st.session_state.pop("job_error", None):
+        show_error(err)
+    try:
+        store = job_store(cfg)
+        jobs = store.list()
+        workers = store.workers()
+        store.close()
+    except MitovizError as exc:
+        show_error(exc)
+        return
+    if not jobs:
+        empty_state("No jobs", "Start the demo on the home page or set up a benchmark.", NEW_PAGE, "New benchmark")
+        return
+    if any(j["state"] == "queued" for j in jobs) and not workers:
+        st.info("Starting a worker…")
+        ensure_workers(cfg)
+    focus = st.query_params.get("job")
+    for job in jobs:
+        job_card(job, expanded=job["id"] == focus or (focus is None and job["state"] in ACTIVE))
+
+
+job_list()

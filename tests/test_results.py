@@ -1,0 +1,90 @@
+import zipfile
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mitoviz.errors import DataError, StorageError
+from mitoviz.results import ResultsStore
+
+
+def _frames(part: str):
+    fits = pd.DataFrame({"fit_id": [f"{part}-1", f"{part}-2"], "method": part, "seed": [0, 1]})
+    metrics = pd.DataFrame({"fit_id": fits["fit_id"], "test_domain": "all", "auroc": [0.7, 0.8]})
+    preds = pd.DataFrame({"fit_id": [f"{part}-1"] * 3, "cell": np.arange(3, dtype=np.int32), "prob": np.float32(0.5)})
+    return fits, metrics, preds
+
+
+def test_runs_are_append_only_and_never_overwrite_each_other(tmp_path):
+    store = ResultsStore(tmp_path)
+    a = store.create("Demo run", {"datasets": ["d"], "encoders": ["e"]}, "h1")
+    b = store.create("Demo run", {"datasets": ["d"], "encoders": ["e"]}, "h1")
+    assert a.run_id != b.run_id
+    a.write_cells(pd.DataFrame({"cell_id": ["x", "y", "z"], "label": ["m", "i", "m"]}))
+    a.append("enc1__logreg", *_frames("enc1"))
+    a.append("enc2__logreg", *_frames("enc2"))
+    assert a.done_parts() == {"enc1__logreg", "enc2__logreg"}
+    assert len(a.fits()) == 4 and len(a.metrics()) == 4 and len(a.predictions()) == 6
+    assert list(a.cells()["cell"]) == [0, 1, 2]
+    assert b.fits().empty
+    assert store.latest_incomplete("h1").run_id in {a.run_id, b.run_id}
+    a.update_manifest(status="complete")
+    assert store.latest_incomplete("h1").run_id == b.run_id
+    assert {r["run_id"] for r in store.listing()} == {a.run_id, b.run_id}
+    m = a.manifest()
+    assert m["versions"]["torch"] and m["code_revision"] and m["spec"]["datasets"] == ["d"]
+    store.delete(b.run_id)
+    assert [r.run_id for r in store.runs()] == [a.run_id]
+    with pytest.raises(StorageError, match="no run"):
+        store.get(b.run_id)
+
+
+def test_a_part_without_its_fits_file_does_not_count(tmp_path):
+    run = ResultsStore(tmp_path).create("x", {}, "h")
+    fits, metrics, preds = _frames("p")
+    run.append("p", fits, metrics, preds)
+    (run.root / "fits" / "p.parquet").unlink()  # as if killed between the writes
+    assert run.done_parts() == set() and run.metrics().empty and run.predictions().empty
+
+
+def test_bundle_round_trip(tmp_path):
+    here, there = ResultsStore(tmp_path / "server"), ResultsStore(tmp_path / "laptop")
+    run = here.create("bundle me", {"datasets": ["d"]}, "h")
+    run.write_cells(pd.DataFrame({"cell_id": ["x"], "label": ["m"]}))
+    run.append("p", *_frames("p"))
+    (run.patch_dir() / "cells").mkdir(parents=True)
+    (run.patch_dir() / "cells" / "0.jpg").write_bytes(b"jpeg")
+    bundle = here.export_bundle(run.run_id, tmp_path)
+    imported = there.import_bundle(bundle)
+    assert imported.run_id == run.run_id
+    pd.testing.assert_frame_equal(imported.metrics(), run.metrics())
+    assert (imported.patch_dir() / "cells" / "0.jpg").read_bytes() == b"jpeg"
+    assert imported.manifest()["imported_from"] == run.run_id
+    again = there.import_bundle(bundle.read_bytes())
+    assert again.run_id != imported.run_id and len(there.runs()) == 2
+
+
+def test_bad_bundles_are_refused_and_leave_nothing(tmp_path):
+    store = ResultsStore(tmp_path / "r")
+    with pytest.raises(DataError, match="not a zip"):
+        store.import_bundle(b"hello")
+    evil = tmp_path / "evil.zip"
+    with zipfile.ZipFile(evil, "w") as zf:
+        zf.writestr("run/manifest.json", "{}")
+        zf.writestr("run/../../escape.txt", "x")
+    with pytest.raises(DataError, match="unsafe path"):
+        store.import_bundle(evil)
+    empty = tmp_path / "empty.zip"
+    with zipfile.ZipFile(empty, "w") as zf:
+        zf.writestr("run/readme.txt", "x")
+    with pytest.raises(DataError, match="no run manifest"):
+        store.import_bundle(empty)
+    assert not (tmp_path / "escape.txt").exists()
+    assert store.runs() == []
+
+
+def test_unwritable_results_folder(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(StorageError, match="Cannot create a run folder"):
+        ResultsStore(blocker / "results").create("x", {}, "h")
