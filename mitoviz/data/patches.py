@@ -70,7 +70,10 @@ class _SlideSource(_Source):
         level = self.slide.get_best_level_for_downsample(max(downsample, 1.0))
         level_ds = self.slide.level_downsamples[level]
         read = max(1, math.ceil(extent / level_ds))
-        rgba = self.slide.read_region((round(left), round(top)), level, (read, read))
+        try:
+            rgba = self.slide.read_region((round(left), round(top)), level, (read, read))
+        except Exception as exc:  # openslide.OpenSlideError: a damaged tile
+            raise PatchError(f"Cannot read a region of {self.path}: {exc}.", "The slide may be damaged: re-download it.") from exc
         return _to_rgb(rgba, size)
 
     def close(self) -> None:
@@ -142,6 +145,7 @@ class PatchReader:
 
     def __init__(self, max_open: int = 16) -> None:
         self.max_open = max_open
+        self.opens = 0
         self._open: OrderedDict[str, _Source] = OrderedDict()
 
     def __enter__(self) -> PatchReader:
@@ -161,6 +165,7 @@ class PatchReader:
             self._open.move_to_end(key)
             return self._open[key]
         source = open_source(key)
+        self.opens += 1
         self._open[key] = source
         while len(self._open) > self.max_open:
             _, oldest = self._open.popitem(last=False)

@@ -16,6 +16,7 @@ import io
 import json
 import math
 import os
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -62,8 +63,8 @@ class Scanner:
     """A simulated scanner: a fixed colour and optics personality (one domain)."""
 
     name: str
-    h_vector: tuple[float, float, float]
-    e_vector: tuple[float, float, float]
+    h_shift: tuple[float, float, float]
+    e_shift: tuple[float, float, float]
     h_scale: float
     e_scale: float
     white: tuple[float, float, float]
@@ -71,6 +72,12 @@ class Scanner:
     blur: float
     noise: float
     jpeg_quality: int
+
+    def stain_vectors(self) -> tuple[np.ndarray, np.ndarray]:
+        """Unit optical-density vectors of H and E: Ruifrok–Johnston, shifted in hue by this scanner."""
+        h = np.add(RUIFROK_H, self.h_shift).astype(np.float32)
+        e = np.add(RUIFROK_E, self.e_shift).astype(np.float32)
+        return h / np.linalg.norm(h), e / np.linalg.norm(e)
 
 
 @dataclass(frozen=True)
@@ -93,8 +100,8 @@ class Tumour:
 SCANNERS: tuple[Scanner, ...] = (
     Scanner(  # light pink, like MIDOG 2021 crops
         name="Simulated scanner A",
-        h_vector=(0.62, 0.72, 0.31),
-        e_vector=(0.12, 0.95, 0.28),
+        h_shift=(-0.03, 0.02, 0.02),
+        e_shift=(0.05, -0.04, 0.17),
         h_scale=0.78,
         e_scale=0.62,
         white=(0.97, 0.95, 0.97),
@@ -105,8 +112,8 @@ SCANNERS: tuple[Scanner, ...] = (
     ),
     Scanner(  # dark purple, like TUPAC16 crops
         name="Simulated scanner B",
-        h_vector=(0.60, 0.75, 0.26),
-        e_vector=(0.28, 0.92, 0.22),
+        h_shift=(-0.05, 0.05, -0.03),
+        e_shift=(0.21, -0.07, 0.11),
         h_scale=1.35,
         e_scale=1.25,
         white=(0.92, 0.89, 0.95),
@@ -117,8 +124,8 @@ SCANNERS: tuple[Scanner, ...] = (
     ),
     Scanner(  # crisp, blue haematoxylin and orange-red eosin
         name="Simulated scanner C",
-        h_vector=(0.74, 0.63, 0.24),
-        e_vector=(0.05, 0.86, 0.50),
+        h_shift=(0.09, -0.07, -0.05),
+        e_shift=(-0.02, -0.13, 0.39),
         h_scale=1.05,
         e_scale=0.95,
         white=(0.96, 0.95, 0.91),
@@ -227,7 +234,7 @@ def _gains(size: int) -> dict[str, np.ndarray]:
         theta = k * math.pi / 4
         along = fx * math.cos(theta) + fy * math.sin(theta)
         across2 = np.maximum(f2 - along * along, 0.0)
-        gains[f"fibre{k}"] = gauss(30.0, along * along) * gauss(1.5, across2) * (1.0 - gauss(5.0, across2))
+        gains[f"fibre{k}"] = gauss(15.0, along * along) * gauss(0.75, across2) * (1.0 - gauss(2.5, across2))
     for g in gains.values():
         g.setflags(write=False)
     return gains
@@ -241,8 +248,7 @@ def _smooth(rng: np.random.Generator, size: int, sigma: float) -> np.ndarray:
     n = -(-size // f)
     field = ndi.gaussian_filter(rng.standard_normal((n, n), dtype=np.float32), sigma / f, mode="wrap")
     if f > 1:
-        big = Image.fromarray(field).resize((n * f, n * f), Image.Resampling.BILINEAR)
-        field = np.array(big, dtype=np.float32)[:size, :size]
+        field = _upsample(field, size)
     field -= field.mean()
     field /= field.std() + 1e-8
     return field
@@ -310,6 +316,23 @@ def _rot(x: np.ndarray, y: np.ndarray, theta: float) -> tuple[np.ndarray, np.nda
 # ---------------------------------------------------------------------------------------- the image
 
 
+@functools.lru_cache(maxsize=128)
+def _grid(half: int) -> tuple[np.ndarray, np.ndarray]:
+    dy, dx = np.mgrid[-half : half + 1, -half : half + 1].astype(np.float32)
+    dy.setflags(write=False)
+    dx.setflags(write=False)
+    return dy, dx
+
+
+def _upsample(field: np.ndarray, size: int) -> np.ndarray:
+    """Bilinear upsampling by a whole factor, cropped to size × size."""
+    f = -(-size // field.shape[0])
+    big = Image.fromarray(np.ascontiguousarray(field, dtype=np.float32)).resize(
+        (field.shape[1] * f, field.shape[0] * f), Image.Resampling.BILINEAR
+    )
+    return np.array(big, dtype=np.float32)[:size, :size]
+
+
 class _Canvas:
     """Haematoxylin and eosin concentration maps plus shared texture fields of one image."""
 
@@ -321,10 +344,12 @@ class _Canvas:
         self.coarse = coarse
 
     def window(self, x: int, y: int, half: int) -> tuple[tuple[slice, slice], np.ndarray, np.ndarray]:
+        """The image slice around (x, y), clipped at the border, and pixel offsets from (x, y)."""
         x0, x1 = max(0, x - half), min(self.size, x + half + 1)
         y0, y1 = max(0, y - half), min(self.size, y + half + 1)
-        dy, dx = np.mgrid[y0 - y : y1 - y, x0 - x : x1 - x].astype(np.float32)
-        return (slice(y0, y1), slice(x0, x1)), dx, dy
+        dy, dx = _grid(half)
+        local = (slice(y0 - y + half, y1 - y + half), slice(x0 - x + half, x1 - x + half))
+        return (slice(y0, y1), slice(x0, x1)), dx[local], dy[local]
 
     def stamp(
         self,
@@ -375,21 +400,26 @@ def _layout(rng: np.random.Generator, size: int, tumour: Tumour) -> dict[str, np
 
 
 def _fibres(rng: np.random.Generator, size: int, lay: dict[str, np.ndarray]) -> np.ndarray:
-    """Wavy collagen texture: directional noises blended by a smooth orientation field, then warped."""
-    spectrum = _spectrum(rng, size)
-    gains = _gains(size)
-    out = np.zeros((size, size), np.float32)
+    """Wavy collagen texture: directional noises blended by a smooth orientation field, then warped.
+
+    Drawn at half resolution (the fibres are smooth across a few pixels) and interpolated.
+    """
+    n = -(-size // 2)
+    spectrum = _spectrum(rng, n)
+    gains = _gains(n)
+    orient = lay["orient"][::2, ::2]
+    out = np.zeros((n, n), np.float32)
     weights = np.zeros_like(out)
     for k in range(4):
-        w = (0.5 + 0.5 * np.cos(2.0 * (lay["orient"] - k * math.pi / 4))) ** 3
-        out += w * _filtered(spectrum, gains[f"fibre{k}"], size)
+        w = (0.5 + 0.5 * np.cos(2.0 * (orient - k * math.pi / 4))) ** 3
+        out += w * _filtered(spectrum, gains[f"fibre{k}"], n)
         weights += w
     out /= weights + 1e-6
-    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
-    wy = yy + 5.0 * _smooth(rng, size, 16)
-    wx = xx + 5.0 * _smooth(rng, size, 16)
+    yy, xx = np.mgrid[0:n, 0:n].astype(np.float32)
+    wy = yy + 2.5 * _smooth(rng, n, 8)
+    wx = xx + 2.5 * _smooth(rng, n, 8)
     out = ndi.map_coordinates(out, [wy, wx], order=1, mode="reflect")
-    return np.tanh(out * 1.2)
+    return np.tanh(_upsample(out, size) * 1.2)
 
 
 def _place_points(
@@ -445,15 +475,17 @@ def _tissue(
     if len(cells):
         d2 = ((nuclei[:, None, :] - cells[None, :, :]) ** 2).sum(-1).min(axis=1)
         nuclei = nuclei[d2 > EXCLUSION**2]
-    seeds = np.zeros((size, size), bool)
-    for x, y in np.concatenate([nuclei, cells]):
-        if 0 <= x < size and 0 <= y < size:
+    # Cell territories (Voronoi, at half resolution): faint borders and a per-cell cytoplasm tone.
+    n = -(-size // 2)
+    seeds = np.zeros((n, n), bool)
+    for x, y in np.concatenate([nuclei, cells]) // 2:
+        if 0 <= x < n and 0 <= y < n:
             seeds[y, x] = True
     idx = ndi.distance_transform_edt(~seeds, return_distances=False, return_indices=True)
-    owner = idx[0].astype(np.int64) * size + idx[1]
+    owner = idx[0] * n + idx[1]
     border = (owner != np.roll(owner, 1, 0)) | (owner != np.roll(owner, 1, 1))
-    border = ndi.gaussian_filter(border.astype(np.float32), 0.9)
-    shade = rng.uniform(0.75, 1.25, size * size).astype(np.float32)[owner % (size * size)]
+    border = _upsample(ndi.gaussian_filter(border.astype(np.float32), 0.5), size)
+    shade = _upsample(rng.uniform(0.75, 1.25, n * n).astype(np.float32)[owner], size)
     cyt = tumour.cytoplasm * shade * (1.0 + 0.2 * grain) * (1.0 + 0.5 * border)
     bundles = _smooth(rng, size, 24)
     loose = np.clip(bundles - 0.4, 0.0, 1.0)
@@ -834,19 +866,17 @@ def _imposter(rng: np.random.Generator, cv: _Canvas, x: int, y: int, kind: str, 
 
 def _to_rgb(rng: np.random.Generator, h: np.ndarray, e: np.ndarray, sc: Scanner) -> np.ndarray:
     """Beer–Lambert: concentrations × stain vectors → transmitted light, then the scanner's optics."""
-    hv = np.asarray(sc.h_vector, np.float32)
-    ev = np.asarray(sc.e_vector, np.float32)
-    hv, ev = hv / np.linalg.norm(hv), ev / np.linalg.norm(ev)
+    hv, ev = sc.stain_vectors()
     h_scale = sc.h_scale * rng.uniform(0.9, 1.1)
     e_scale = sc.e_scale * rng.uniform(0.9, 1.1)
+    if sc.blur > 0:
+        h, e = ndi.gaussian_filter(h, sc.blur), ndi.gaussian_filter(e, sc.blur)
+    # (white · 10^-OD)^gamma in one exponential; the optics blur acts on the stain maps.
+    k = np.float32(-math.log(10.0) * sc.gamma)
     rgb = np.empty((*h.shape, 3), np.float32)
     for c in range(3):
-        od = h * (hv[c] * h_scale) + e * (ev[c] * e_scale) + 0.015
-        light = sc.white[c] * np.exp(od * np.float32(-math.log(10.0)))
-        if sc.blur > 0:
-            light = ndi.gaussian_filter(light, sc.blur)
-        rgb[..., c] = light
-    rgb = np.clip(rgb, 0.0, 1.0) ** sc.gamma
+        od = h * np.float32(hv[c] * h_scale * k) + e * np.float32(ev[c] * e_scale * k)
+        rgb[..., c] = np.exp(od + np.float32(0.015 * k)) * np.float32(sc.white[c] ** sc.gamma)
     rgb += np.float32(sc.noise) * rng.standard_normal(rgb.shape, dtype=np.float32)
     return np.clip(rgb * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
@@ -886,8 +916,9 @@ def write_pyramid_tiff(path: Path, rgb: np.ndarray, quality: int, description: s
     while len(levels) == 1 or max(levels[-1].shape[:2]) > TILE:
         prev = levels[-1]
         h, w = prev.shape[0] // 2, prev.shape[1] // 2
-        down = prev[: 2 * h, : 2 * w].reshape(h, 2, w, 2, 3).mean(axis=(1, 3))
-        levels.append(np.round(down).astype(np.uint8))
+        q = prev[: 2 * h, : 2 * w].astype(np.uint16)
+        down = q[0::2, 0::2] + q[1::2, 0::2] + q[0::2, 1::2] + q[1::2, 1::2]
+        levels.append(((down + 2) // 4).astype(np.uint8))
     with tifffile.TiffWriter(path) as tif:
         for i, level in enumerate(levels):
             tif.write(
@@ -939,7 +970,7 @@ def _render_one(
     return cells
 
 
-def _readme(seed: int, images_per_domain: int, image_size: int, n_images: int, n_mf: int, n_imp: int) -> str:
+def _readme(seed: int, images_per_domain: int, image_size: int, cells: list[_Cell], n_images: int) -> str:
     scanners = "\n".join(
         f"  - {s.name}: H scale {s.h_scale}, E scale {s.e_scale}, gamma {s.gamma}, blur sigma {s.blur} px, "
         f"noise {s.noise}, JPEG quality {s.jpeg_quality}"
@@ -950,6 +981,9 @@ def _readme(seed: int, images_per_domain: int, image_size: int, n_images: int, n
         f"spacing {t.spacing:g} px, stroma fraction {t.stroma_fraction:g}"
         for t in TUMOURS
     )
+    n_mf = sum(c.category == CATEGORY_MITOTIC for c in cells)
+    kinds = Counter(c.kind for c in cells)
+    kind_lines = "\n".join(f"  - {kind}: {kinds[kind]}" for kind in [*MITOTIC_MIX, *TUMOURS[0].imposter_mix])
     return f"""SYNTHETIC DEMO DATA - NOT REAL TISSUE
 
 These images were rendered by mitoviz (mitoviz.data.synthetic.generate_demo) so that the dashboard
@@ -958,7 +992,8 @@ draw conclusions about real encoders, scanners or tumours.
 
 How it was made
 - seed {seed}, {images_per_domain} image(s) per scanner and tumour type, {image_size} x {image_size} px
-  at {MPP} um/px; {n_images} images, {n_mf} mitotic figures and {n_imp} imposters (look-alikes).
+  at {MPP} um/px; {n_images} images, {n_mf} mitotic figures and {len(cells) - n_mf} imposters
+  (look-alikes); {sum(c.ambiguous for c in cells)} cells in all are deliberately ambiguous.
 - Tissue (stroma with oriented fibres, tumour cytoplasm, a crowd of ordinary nuclei) and annotated
   cells (mitotic figures in all phases, atypical forms; pyknotic nuclei, apoptotic bodies,
   lymphocytes, hyperchromatic nuclei, granulocytes) are drawn as haematoxylin and eosin
@@ -971,6 +1006,8 @@ How it was made
 {tumours}
 - Some cells are deliberately ambiguous; on those the two simulated raters disagree and a third
   vote decides (annotation 'labels' has three entries).
+- Annotated cells by kind:
+{kind_lines}
 
 Files (the MIDOG++ layout)
 - {DEMO_JSON}: MIDOG++-style JSON; bbox = [x-25, y-25, x+25, y+25] around the cell centre;
@@ -1065,7 +1102,6 @@ def generate_demo(
                     "id": len(annotations) + 1,
                 }
             )
-    n_mf = sum(a["category_id"] == CATEGORY_MITOTIC for a in annotations)
     document = {
         "info": {
             "description": "mitoviz synthetic demo data set in the MIDOG++ format: rendered images, "
@@ -1096,7 +1132,7 @@ def generate_demo(
     try:
         json_path.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
         (out_dir / DEMO_SCANNERS_CSV).write_text(table.getvalue(), encoding="utf-8")
-        readme = _readme(seed, images_per_domain, image_size, total, n_mf, len(annotations) - n_mf)
+        readme = _readme(seed, images_per_domain, image_size, [c for r in results for c in r], total)
         (out_dir / DEMO_README).write_text(readme, encoding="utf-8")
     except OSError as exc:
         raise StorageError(
