@@ -179,7 +179,7 @@ PRESETS: dict[str, ExperimentSpec] = {
     "ganz2025": ExperimentSpec(
         name="Ganz et al. 2025 protocol",
         datasets=("midogpp",),
-        encoders=("uni", "virchow2", "h-optimus-0", "prov-gigapath", "phikon", "imagenet-resnet50"),
+        encoders=("uni", "virchow2", "h-optimus-0", "prov-gigapath", "phikon", "resnet50-imagenet"),
         budgets=tuple(Budget("fraction", f) for f in (0.001, 0.01, 0.1, 1.0)),
         classifiers=("linear-probe",),
         seeds=(42, 43, 44, 45, 46),
@@ -199,7 +199,7 @@ PRESETS: dict[str, ExperimentSpec] = {
     "demo": ExperimentSpec(
         name="Synthetic demo",
         datasets=("mitoviz-demo",),
-        encoders=("random-vit-s16", "random-resnet50", "handcrafted"),
+        encoders=("random-vits16", "random-resnet50", "handcrafted"),
         budgets=tuple(Budget("per_class", n) for n in (2, 8, 32, 100)),
         classifiers=("logreg",),
         seeds=(0, 1, 2),

@@ -7,7 +7,7 @@ from mitoviz.experiment.spec import PRESETS, ExperimentSpec, parse_protocol
 TOML = """
 name = "my comparison"
 datasets = ["mitoviz-demo"]
-encoders = ["handcrafted", "random-vit-s16"]
+encoders = ["handcrafted", "random-vits16"]
 classifiers = ["logreg", "knn"]
 budgets = [5, "50", "10%"]
 seeds = [1, 2]

@@ -1,0 +1,69 @@
+"""Encoders that need no downloaded weights, so a fresh install and CI compare real things.
+
+- Randomly initialised ViT-S/16 and ResNet-50 (fixed seed): what the architecture alone gives, an
+  honest floor for "how much does pretraining buy?".
+- Handcrafted stain, shape and texture features (``mitoviz.encoders.handcrafted``).
+"""
+
+from __future__ import annotations
+
+from mitoviz.encoders.spec import EncoderSpec, register
+
+RANDOM_SEED = 0
+
+register(
+    EncoderSpec(
+        name="random-vits16",
+        title="Random ViT-S/16 (untrained, random features)",
+        family="random baseline",
+        library="timm",
+        arch="vit_small_patch16_224",
+        kwargs={"num_classes": 0},
+        dim=384,
+        params_m=21.67,
+        pooling="cls",
+        prefix_tokens=1,
+        needs_weights=False,
+        seed=RANDOM_SEED,
+        licence="none (no weights)",
+        notes=f"timm's initialisation with torch seed {RANDOM_SEED}; no training. A floor, not a model.",
+    )
+)
+register(
+    EncoderSpec(
+        name="random-resnet50",
+        title="Random ResNet-50 (untrained, random features)",
+        family="random baseline",
+        library="timm",
+        arch="resnet50",
+        kwargs={"num_classes": 0},
+        dim=2048,
+        params_m=23.51,
+        pooling="gap",
+        needs_weights=False,
+        seed=RANDOM_SEED,
+        channels_last=True,
+        licence="none (no weights)",
+        notes=f"timm's initialisation with torch seed {RANDOM_SEED}; no training. A floor, not a model.",
+    )
+)
+register(
+    EncoderSpec(
+        name="handcrafted",
+        title="Handcrafted stain, shape and texture features",
+        family="handcrafted",
+        library="handcrafted",
+        arch="handcrafted-v1",
+        kwargs={"size": 128},
+        dim=69,
+        input_size=128,
+        mean=(0.0, 0.0, 0.0),
+        std=(1.0, 1.0, 1.0),
+        pooling="none",
+        needs_weights=False,
+        licence="Apache-2.0 (mitoviz)",
+        notes="Colour/optical-density and haematoxylin statistics of the centre vs a ring, shape of the dark "
+        "central blob (area, axes, eccentricity, circularity, boundary irregularity) and texture "
+        "(gradients, Laplacian, difference of Gaussians, coherence, radial profile, histograms).",
+    )
+)
