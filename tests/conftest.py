@@ -26,3 +26,18 @@ def mitoviz_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def settings(mitoviz_home: Path) -> Settings:
     return load_settings()
+
+
+@pytest.fixture(scope="session")
+def small_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small synthetic MIDOG-format set (6 images, 3 scanners × 2 tumour types), made once per session."""
+    from mitoviz.data.synthetic import generate_demo
+
+    return generate_demo(tmp_path_factory.mktemp("small-demo"), seed=1, images_per_domain=1, image_size=512)
+
+
+@pytest.fixture
+def small_cells(small_demo: Path):
+    from mitoviz.data.presets import load_dataset
+
+    return load_dataset(str(small_demo)).cells

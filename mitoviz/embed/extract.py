@@ -18,7 +18,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from mitoviz.config import Settings, resolve_device
 from mitoviz.data.patches import PatchReader, PatchSettings
-from mitoviz.embed.store import EmbeddingEntry, EmbeddingStore, embedding_key
+from mitoviz.embed.store import SHARD_SIZE, EmbeddingEntry, EmbeddingStore, embedding_key
 from mitoviz.progress import Reporter
 
 _reader: PatchReader | None = None
@@ -164,6 +164,7 @@ def embed(
     num_workers: int | None = None,
     encoder: torch.nn.Module | None = None,
     dataset: str = "",
+    shard_size: int = SHARD_SIZE,
 ) -> EmbedResult:
     """Embeddings of ``cells`` by ``encoder_name``, from the cache where possible.
 
@@ -175,7 +176,7 @@ def embed(
     device = resolve_device(device or settings.device)
     started = time.monotonic()
     key = embedding_key(cache_identity(encoder_name, settings), patch.to_dict(), cells)
-    entry = EmbeddingStore(settings.embeddings_dir).entry(key, len(cells))
+    entry = EmbeddingStore(settings.embeddings_dir).entry(key, len(cells), shard_size)
     missing = entry.missing_shards()
     cached = entry.n_shards - len(missing)
     if missing:

@@ -273,7 +273,7 @@ def _e2e_part(plan: Plan, run: Run, settings: Settings, device: str, reporter: R
     assert e2e is not None
     weights = imagenet_weights_file(e2e.arch, settings.weights_root) if e2e.pretrained == "auto" else None
     margin = 1 + 2 * e2e.jitter
-    read = PatchSettings(round(plan.spec.patch_size * margin), plan.spec.mpp)
+    read = PatchSettings(round((e2e.extent or plan.spec.patch_size) * margin), plan.spec.mpp)
     out_size = round(e2e.input_size * margin)
     y = (plan.cells["label"].to_numpy() == plan.positive).astype(np.int64)
     fits = _fit_table(plan, e2e.name, "e2e", "end-to-end", {"embedding_key": ""}, y)

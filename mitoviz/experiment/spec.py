@@ -43,6 +43,7 @@ class E2ESpec:
 
     arch: str = "resnet50"
     input_size: int = 224
+    extent: int | None = None  # level-0 px around the cell the CNN sees; None: the experiment's patch size
     epochs: int = 100
     samples_per_epoch: int = 1280
     batch_size: int = 16
@@ -56,7 +57,7 @@ class E2ESpec:
             raise SpecError(f"Unknown end-to-end architecture {self.arch!r}.", "Use resnet18, resnet34 or resnet50.")
         if self.pretrained not in ("auto", "none"):
             raise SpecError(f"e2e.pretrained must be 'auto' or 'none', not {self.pretrained!r}.")
-        if min(self.input_size, self.epochs, self.samples_per_epoch, self.batch_size) < 1:
+        if min(self.input_size, self.epochs, self.samples_per_epoch, self.batch_size, self.extent or 1) < 1:
             raise SpecError("End-to-end sizes (input_size, epochs, samples_per_epoch, batch_size) must be ≥ 1.")
 
     @property
