@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+
+from mitoviz.evaluate.metrics import summarize
 
 METRICS = {
     "balanced_accuracy": "Balanced accuracy",
@@ -37,12 +38,9 @@ def joined(fits: pd.DataFrame, metrics: pd.DataFrame) -> pd.DataFrame:
 
 def seed_summary(values: pd.Series) -> pd.Series:
     """Mean, sd, 95 % t-interval and n across seeds (NaN-aware)."""
-    v = values.dropna().to_numpy(dtype=float)
-    n = len(v)
-    mean = float(v.mean()) if n else np.nan
-    sd = float(v.std(ddof=1)) if n > 1 else (0.0 if n == 1 else np.nan)
-    half = float(stats.t.ppf(0.975, n - 1) * sd / np.sqrt(n)) if n > 1 else np.nan
-    return pd.Series({"mean": mean, "sd": sd, "ci_low": mean - half, "ci_high": mean + half, "n_seeds": n})
+    summary = summarize(values.to_numpy(dtype=float))
+    return pd.Series({"mean": summary.mean, "sd": summary.sd, "ci_low": summary.ci_low, "ci_high": summary.ci_high,
+                      "n_seeds": summary.n})
 
 
 def curves(table: pd.DataFrame, metric: str, test_axis: str = "all") -> pd.DataFrame:
