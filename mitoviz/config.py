@@ -26,6 +26,7 @@ class Settings:
     dask_address: str | None = None
     allow_download: bool = False
     workers: int = 1
+    shard_size: int = 256
 
     @property
     def cache_dir(self) -> Path:
@@ -99,17 +100,24 @@ def _paths(value: Any) -> tuple[Path, ...]:
     return tuple(Path(p).expanduser().resolve() for p in items if str(p).strip())
 
 
+def _positive_int(value: Any, name: str) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        number = 0
+    if number < 1:
+        raise SpecError(f"{name}={value!r} is not a whole number ≥ 1.", "Use e.g. 1, 2 or 256.")
+    return number
+
+
 def load_settings(env: dict[str, str] | None = None) -> Settings:
     """Settings from the environment and the config file."""
     env = dict(os.environ if env is None else env)
     home = Path(env.get("MITOVIZ_HOME") or Path.home() / ".mitoviz").expanduser().resolve()
     file = _read_toml(Path(env.get("MITOVIZ_CONFIG") or home / "config.toml"))
     weights_dir = env.get("MITOVIZ_WEIGHTS") or file.get("weights_dir")
-    workers = env.get("MITOVIZ_WORKERS") or file.get("workers") or 1
-    try:
-        workers = max(1, int(workers))
-    except ValueError as exc:
-        raise SpecError(f"MITOVIZ_WORKERS={workers!r} is not a number.", "Use e.g. 1 or 2.") from exc
+    workers = _positive_int(env.get("MITOVIZ_WORKERS") or file.get("workers") or 1, "MITOVIZ_WORKERS")
+    shard_size = _positive_int(env.get("MITOVIZ_SHARD_SIZE") or file.get("shard_size") or 256, "MITOVIZ_SHARD_SIZE")
     return Settings(
         home=home,
         data_roots=_paths(env.get("MITOVIZ_DATA_ROOTS") or file.get("data_roots")),
@@ -120,6 +128,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         dask_address=env.get("MITOVIZ_DASK_ADDRESS") or file.get("dask_address") or None,
         allow_download=_truthy(env.get("MITOVIZ_ALLOW_DOWNLOAD")) or bool(file.get("allow_download")),
         workers=workers,
+        shard_size=shard_size,
     )
 
 

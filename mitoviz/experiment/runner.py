@@ -242,7 +242,7 @@ def _probe_part(
     patch = PatchSettings(spec.patch_size, spec.mpp)
     reporter.log(f"Embedding {len(plan.cells)} cells with {encoder}")
     result = embed(plan.cells, encoder, patch, settings, device, _Staged(reporter, f"embed {encoder}"),
-                   dataset=", ".join(spec.datasets))
+                   dataset=", ".join(spec.datasets), shard_size=settings.shard_size)
     if result.n_unreadable:
         reporter.log(f"{encoder}: {result.n_unreadable} cells could not be read and are left out")
     x, valid = np.asarray(result.embeddings, dtype=np.float32), result.ok

@@ -6,6 +6,7 @@ moment get one job, and a worker claiming a job never races another worker.
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from collections.abc import Iterator
@@ -20,7 +21,8 @@ from mitoviz.errors import JobError, StorageError
 STATES = ("queued", "running", "done", "failed", "cancelled", "interrupted")
 ACTIVE = ("queued", "running")
 FINISHED = ("done", "failed", "cancelled")
-HEARTBEAT_STALE_S = 20.0
+# A running job whose worker has not beaten for this long is requeued (MITOVIZ_STALE_AFTER overrides).
+HEARTBEAT_STALE_S = float(os.environ.get("MITOVIZ_STALE_AFTER", "20"))
 LOG_LINES = 200
 
 

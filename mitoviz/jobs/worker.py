@@ -19,10 +19,10 @@ from typing import Any
 
 from mitoviz.config import Settings, load_settings
 from mitoviz.errors import Cancelled, MitovizError
-from mitoviz.jobs.store import JobStore
+from mitoviz.jobs.store import HEARTBEAT_STALE_S, JobStore
 from mitoviz.progress import Reporter
 
-HEARTBEAT_S = 2.0
+HEARTBEAT_S = min(2.0, HEARTBEAT_STALE_S / 4)
 POLL_S = 0.5
 FLUSH_S = 0.3
 
