@@ -187,7 +187,7 @@ class ResultsStore:
         return run
 
     def runs(self) -> list[Run]:
-        if not self.root.exists():
+        if not self.root.is_dir():
             return []
         return [Run(p) for p in sorted(self.root.iterdir(), reverse=True) if (p / "manifest.json").is_file()]
 

@@ -147,7 +147,7 @@ def plan_fits(cells: pd.DataFrame, spec: ExperimentSpec) -> tuple[list[FitPlan],
                     draws = draw_budgets(labels[pool], list(spec.budgets), seed, spec.on_budget_overflow)
                 except MitovizError as exc:
                     where = "" if train_domain == ALL else f" (training domain {train_domain})"
-                    raise type(exc)(f"{exc.what}{where}, seed {seed}", exc.fix) from exc
+                    raise type(exc)(f"{exc.what.rstrip('.')}{where}, seed {seed}.", exc.fix) from exc
                 for draw in draws:
                     fits.append(
                         FitPlan(
