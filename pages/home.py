@@ -27,7 +27,7 @@ with left, st.container(border=True):
     st.markdown(
         "Generates the built-in **synthetic** H&E set (MIDOG format, three simulated scanners, two tumour types) "
         "and benchmarks the encoders that need no weights against an end-to-end CNN: four label budgets, three "
-        "seeds, pooled and cross-scanner. About 5–10 minutes on a laptop CPU."
+        "seeds, pooled and cross-scanner. About 5 minutes on a laptop CPU."
     )
     if st.button("Run the demo", type="primary", icon=":material/play_arrow:"):
         with user_errors():

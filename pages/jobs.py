@@ -24,8 +24,8 @@ def _duration(seconds: float | None) -> str:
 def _stage_line(name: str, st_: dict) -> str:
     done, total, unit = st_.get("done", 0), st_.get("total", 0) or 0, st_.get("unit", "")
     parts = [f"**{name}**: {done:,} / {total:,} {unit}".strip()]
-    if st_.get("rate"):
-        parts.append(f"{st_['rate']:.1f} {unit or 'items'}/s")
+    if unit and (st_.get("rate") or 0) >= 0.05:
+        parts.append(f"{st_['rate']:.1f} {unit}/s")
     if st_.get("eta") and done < total:
         parts.append(f"ETA {_duration(st_['eta'])}")
     return " · ".join(parts)

@@ -14,7 +14,7 @@ from mitoviz.ui.widgets import JOBS_PAGE, settings, show_error
 BUDGET_PRESETS = {
     "Ganz et al. 2025: 0.1 / 1 / 10 / 100 % of the training pool": "0.1%, 1%, 10%, 100%",
     "Nielsen et al. 2023: 1 … 1000 per class": "1, 5, 10, 25, 50, 100, 250, 500, 1000",
-    "Quick: 2 / 8 / 32 / 100 per class": "2, 8, 32, 100",
+    "Quick: 2 / 8 / 24 / 64 per class": "2, 8, 24, 64",
     "Custom": "",
 }
 PROTOCOLS = {

@@ -1024,7 +1024,7 @@ def generate_demo(
     out_dir: Path,
     seed: int = 0,
     *,
-    images_per_domain: int = 4,
+    images_per_domain: int = 3,
     image_size: int = 1024,
     progress: Callable[[int, int], None] | None = None,
 ) -> Path:

@@ -241,7 +241,7 @@ def _probe_part(
     spec = plan.spec
     patch = PatchSettings(spec.patch_size, spec.mpp)
     reporter.log(f"Embedding {len(plan.cells)} cells with {encoder}")
-    result = embed(plan.cells, encoder, patch, settings, device, _Staged(reporter, f"embed {encoder}"),
+    result = embed(plan.cells, encoder, patch, settings, device, _Staged(reporter, f"embed {encoder}", "cells"),
                    dataset=", ".join(spec.datasets), shard_size=settings.shard_size)
     if result.n_unreadable:
         reporter.log(f"{encoder}: {result.n_unreadable} cells could not be read and are left out")
@@ -256,7 +256,7 @@ def _probe_part(
         train_sets = [f.train[valid[f.train]] for f in plan.fits]
         test_sets = [f.test[valid[f.test]] for f in plan.fits]
         probs = sweep(x, y, train_sets, test_sets, classifier, spec.classifier_params.get(classifier), device,
-                      progress=_Staged(reporter, f"fit {encoder} · {classifier}").update_counts)
+                      progress=_Staged(reporter, f"fit {encoder} · {classifier}", "fits").update_counts)
         metrics, predictions = _metric_rows(plan, fits, list(probs), y, valid)
         fits["seconds"] = (time.monotonic() - started) / max(1, len(fits))
         run.append(part, fits, metrics, predictions)
@@ -278,7 +278,7 @@ def _e2e_part(plan: Plan, run: Run, settings: Settings, device: str, reporter: R
     y = (plan.cells["label"].to_numpy() == plan.positive).astype(np.int64)
     fits = _fit_table(plan, e2e.name, "e2e", "end-to-end", {"embedding_key": ""}, y)
     needed = np.unique(np.concatenate([np.concatenate([f.train, f.test]) for f in plan.fits]))
-    staged = _Staged(reporter, f"read patches {e2e.name}")
+    staged = _Staged(reporter, f"read patches {e2e.name}", "cells")
     with PatchReader() as reader:
         pixels, ok = reader.read_cells(plan.cells.iloc[needed], read, on_error="report", out_size=out_size)
     staged.update_counts(len(needed), len(needed))
@@ -287,7 +287,7 @@ def _e2e_part(plan: Plan, run: Run, settings: Settings, device: str, reporter: R
     valid = np.zeros(len(plan.cells), dtype=bool)
     valid[needed] = ok
     done = run.done_parts()
-    staged = _Staged(reporter, f"train {e2e.name}")
+    staged = _Staged(reporter, f"train {e2e.name}", "fits")
     for i, (fit, (_, row)) in enumerate(zip(plan.fits, fits.iterrows(), strict=True)):
         part = _part_name(e2e.name, f"fit{fit.fit:05d}")
         staged.update_counts(i, len(plan.fits))
@@ -319,7 +319,7 @@ def _projection_part(
     from mitoviz.evaluate.robustness import robustness_index
 
     frames, ri_rows = [], []
-    staged = _Staged(reporter, "maps and robustness")
+    staged = _Staged(reporter, "maps and robustness", "encoders")
     for i, (encoder, (x, valid, key)) in enumerate(embeddings.items()):
         staged.update_counts(i, len(embeddings))
         idx = np.flatnonzero(valid)
@@ -348,14 +348,14 @@ def _part_name(method: str, classifier: str) -> str:
 class _Staged(Reporter):
     """Forwards to a reporter under a fixed stage name (and adapts (done, total) callbacks)."""
 
-    def __init__(self, inner: Reporter, stage: str) -> None:
-        self.inner, self.stage = inner, stage
+    def __init__(self, inner: Reporter, stage: str, unit: str = "") -> None:
+        self.inner, self.stage, self.unit = inner, stage, unit
 
     def update(self, stage: str, done: int, total: int, unit: str = "") -> None:
-        self.inner.update(self.stage, done, total, unit)
+        self.inner.update(self.stage, done, total, unit or self.unit)
 
     def update_counts(self, done: int, total: int) -> None:
-        self.inner.update(self.stage, done, total)
+        self.inner.update(self.stage, done, total, self.unit)
         self.inner.check()
 
     def log(self, message: str) -> None:
@@ -373,7 +373,7 @@ def run_experiment(
     reporter = reporter or Reporter()
     started = time.monotonic()
     device = resolve_device(settings.device)
-    reporter.update("prepare", 0, 1)
+    reporter.update("load and plan", 0, 1)
     plan = prepare(spec, settings, reporter)
     for line in plan.warnings:
         reporter.log(f"Note: {line}")
@@ -396,7 +396,7 @@ def run_experiment(
                    "missing_images": d.missing_images[:50], "unannotated_images": len(d.unannotated_images),
                    "notes": d.notes} for d in plan.datasets],
     )
-    reporter.update("prepare", 1, 1)
+    reporter.update("load and plan", 1, 1)
     timings: dict[str, float] = {}
     try:
         embeddings = {}

@@ -25,6 +25,7 @@ from mitoviz.progress import Reporter
 HEARTBEAT_S = min(2.0, HEARTBEAT_STALE_S / 4)
 POLL_S = 0.5
 FLUSH_S = 0.3
+STARTUP_GRACE_S = 10.0  # a worker just spawned may not hold its lock yet: do not spawn a second
 
 
 class JobReporter(Reporter):
@@ -79,7 +80,7 @@ class JobReporter(Reporter):
 
 def _lock(settings: Settings, slot: int) -> Any:
     settings.jobs_dir.mkdir(parents=True, exist_ok=True)
-    handle = open(settings.jobs_dir / f"worker-{slot}.lock", "w")  # noqa: SIM115 - held for the process's life
+    handle = open(settings.jobs_dir / f"worker-{slot}.lock", "a+")  # noqa: SIM115 - held for the process's life
     for _ in range(20):  # worker_alive() holds the lock for an instant while it checks
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -89,6 +90,8 @@ def _lock(settings: Settings, slot: int) -> Any:
     else:
         handle.close()
         return None
+    handle.seek(0)
+    handle.truncate()
     handle.write(str(os.getpid()))
     handle.flush()
     return handle
@@ -207,9 +210,12 @@ def ensure_workers(settings: Settings) -> list[int]:
     """Start a detached worker for every slot that has none; return the slots started."""
     started = []
     for slot in range(settings.workers):
-        if worker_alive(settings, slot):
+        starting = settings.jobs_dir / f"worker-{slot}.starting"
+        recently = starting.exists() and time.time() - starting.stat().st_mtime < STARTUP_GRACE_S
+        if recently or worker_alive(settings, slot):
             continue
         settings.jobs_dir.mkdir(parents=True, exist_ok=True)
+        starting.touch()
         log = open(settings.jobs_dir / f"worker-{slot}.log", "ab")  # noqa: SIM115 - handed to the child
         env = {**os.environ, "MITOVIZ_HOME": str(settings.home)}
         subprocess.Popen(

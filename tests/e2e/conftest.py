@@ -105,7 +105,7 @@ def browser() -> Iterator[object]:
 
 @pytest.fixture
 def page(browser):
-    context = browser.new_context(viewport={"width": 1440, "height": 1000})
+    context = browser.new_context(viewport={"width": 1440, "height": 1400})
     page = context.new_page()
     yield page
     context.close()
