@@ -8,18 +8,18 @@ st.set_page_config(page_title="mitoviz", page_icon=":material/biotech:", layout=
 
 pages = {
     "Start": [
-        st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
-        st.Page("pages/new_benchmark.py", title="New benchmark", icon=":material/add_circle:"),
-        st.Page("pages/jobs.py", title="Jobs", icon=":material/pending_actions:"),
+        st.Page("views/home.py", title="Home", icon=":material/home:", default=True),
+        st.Page("views/new_benchmark.py", title="New benchmark", icon=":material/add_circle:"),
+        st.Page("views/jobs.py", title="Jobs", icon=":material/pending_actions:"),
     ],
     "Results": [
-        st.Page("pages/curves.py", title="Accuracy vs labels", icon=":material/show_chart:"),
-        st.Page("pages/domains.py", title="Domain shift", icon=":material/grid_on:"),
-        st.Page("pages/embeddings.py", title="Embedding maps", icon=":material/scatter_plot:"),
-        st.Page("pages/failures.py", title="Failure cases", icon=":material/image_search:"),
+        st.Page("views/curves.py", title="Accuracy vs labels", icon=":material/show_chart:"),
+        st.Page("views/domains.py", title="Domain shift", icon=":material/grid_on:"),
+        st.Page("views/embeddings.py", title="Embedding maps", icon=":material/scatter_plot:"),
+        st.Page("views/failures.py", title="Failure cases", icon=":material/image_search:"),
     ],
     "Manage": [
-        st.Page("pages/runs.py", title="Runs & bundles", icon=":material/inventory_2:"),
+        st.Page("views/runs.py", title="Runs & bundles", icon=":material/inventory_2:"),
     ],
 }
 page = st.navigation(pages)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -41,3 +43,12 @@ def small_cells(small_demo: Path):
     from mitoviz.data.presets import load_dataset
 
     return load_dataset(str(small_demo)).cells
+
+
+def kill_workers(home: Path) -> None:
+    """Workers are detached from whatever started them, on purpose; tests stop them explicitly."""
+    for lock in (home / "jobs").glob("worker-*.lock"):
+        with contextlib.suppress(ValueError, ProcessLookupError, PermissionError):
+            pid = int(lock.read_text().strip() or 0)
+            if pid:
+                os.kill(pid, signal.SIGKILL)

@@ -128,7 +128,7 @@ def counts(cells: pd.DataFrame) -> dict[str, object]:
         return {str(k): int(v) for k, v in cells[column].value_counts().sort_index().items()}
 
     return {
-        "cells": int(len(cells)),
+        "cells": len(cells),
         "label": by("label"),
         "scanner": by("scanner"),
         "tumor_type": by("tumor_type"),

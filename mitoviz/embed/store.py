@@ -7,6 +7,7 @@ atomically and carry a checksum; a damaged shard is detected and recomputed, nev
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -169,10 +170,8 @@ class EmbeddingStore:
     def entry(self, key: str, n_cells: int, shard_size: int = SHARD_SIZE) -> EmbeddingEntry:
         existing = self.root / key[:2] / key / "manifest.json"
         if existing.is_file():
-            try:
+            with contextlib.suppress(OSError, ValueError, KeyError):
                 shard_size = int(json.loads(existing.read_text())["shard_size"])
-            except (OSError, ValueError, KeyError):
-                pass
         return EmbeddingEntry(self.root / key[:2] / key, key, n_cells, shard_size)
 
     def find(self, key: str) -> EmbeddingEntry | None:

@@ -33,11 +33,11 @@ _LAZY = {"Encoder", "cache_identity", "create_encoder", "encoder_key"}
 __all__ = [
     "POOLINGS",
     "Encoder",
-    "cache_identity",
     "EncoderSpec",
     "EncoderStatus",
     "MissingWeights",
     "WeightsLocation",
+    "cache_identity",
     "create_encoder",
     "encoder_key",
     "encoder_status",

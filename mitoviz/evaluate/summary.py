@@ -61,13 +61,14 @@ def curves(table: pd.DataFrame, metric: str, test_axis: str = "all") -> pd.DataF
     return out.sort_values(["label", "budget_kind", "budget_value", "test_domain"]).reset_index(drop=True)
 
 
-def domain_matrix(table: pd.DataFrame, metric: str, axis: str, label: str, budget: str) -> pd.DataFrame:
-    """Train domain × test domain means for one method and budget under the ``cross:<axis>`` protocol."""
+def domain_matrix(table: pd.DataFrame, metric: str, axis: str, budget: str, labels: list[str]) -> pd.DataFrame:
+    """Train domain × test domain means per method and budget under the ``cross:<axis>`` protocol."""
     rows = table[(table["protocol"] == f"cross:{axis}") & (table["test_axis"] == axis)
-                 & (table["label"] == label) & (table["budget"] == budget)]
+                 & (table["label"].isin(labels)) & (table["budget"] == budget)]
     if rows.empty:
-        return pd.DataFrame(columns=["train_domain", "test_domain", "mean", "sd", "n_seeds", "in_domain"])
-    out = rows.groupby(["train_domain", "test_domain"])[metric].apply(seed_summary).unstack().reset_index()
+        return pd.DataFrame(columns=["label", "train_domain", "test_domain", "mean", "sd", "n_seeds", "in_domain"])
+    keys = ["label", "train_domain", "test_domain"]
+    out = rows.groupby(keys)[metric].apply(seed_summary).unstack().reset_index()
     out["in_domain"] = out["train_domain"] == out["test_domain"]
     return out
 

@@ -435,7 +435,7 @@ class Estimate:
     def label(self) -> str:
         s = self.seconds
         text = f"{s:.0f} s" if s < 90 else f"{s / 60:.0f} min" if s < 5400 else f"{s / 3600:.1f} h"
-        return f"≈ {text} ({'GPU' if self.device.startswith('cuda') else 'CPU'})"
+        return f"≈ {text}"
 
 
 def estimate_seconds(plan: Plan, settings: Settings) -> Estimate:

@@ -21,12 +21,18 @@ def _metric_axis(metric: str) -> alt.Y:
 def curve_chart(data: pd.DataFrame, metric: str, columns: int = 3) -> alt.Chart:
     """Metric against labelled cells (log axis), one line per method, a ±sd band, faceted by test domain."""
     pick = alt.selection_point(fields=["label"], bind="legend")
-    base = alt.Chart(data).encode(
-        x=alt.X("n_train:Q", title="labelled training cells (log)", scale=alt.Scale(type="log")),
-        color=alt.Color("label:N", title="method", legend=alt.Legend(orient="bottom", columns=3, labelLimit=260)),
-        opacity=alt.condition(pick, alt.value(1.0), alt.value(0.12)),
+    n_facets = max(1, data["test_domain"].nunique()) if not data.empty else 1
+    width = {1: 640, 2: 420}.get(n_facets, 300)
+    base = alt.Chart().encode(
+        x=alt.X("n_train:Q", title="labelled training cells (log scale)",
+                scale=alt.Scale(type="log", nice=False, padding=8), axis=alt.Axis(format="~s", tickCount=6)),
+        color=alt.Color("label:N", title="method", scale=alt.Scale(scheme="tableau10"),
+                        legend=alt.Legend(orient="right", labelLimit=320, symbolOpacity=1, symbolType="stroke",
+                                          symbolStrokeWidth=4)),
     )
-    band = base.mark_area(opacity=0.15).encode(y=alt.Y("lower:Q"), y2="upper:Q")
+    band = base.mark_area(interpolate="monotone").encode(
+        y=alt.Y("lower:Q"), y2="upper:Q", opacity=alt.condition(pick, alt.value(0.16), alt.value(0.03))
+    )
     tooltip = [
         alt.Tooltip("label:N", title="method"),
         alt.Tooltip("budget:N"),
@@ -39,41 +45,41 @@ def curve_chart(data: pd.DataFrame, metric: str, columns: int = 3) -> alt.Chart:
         alt.Tooltip("n_test:Q", title="test cells", format=".0f"),
         alt.Tooltip("degenerate:Q", title="share of one-class fits", format=".0%"),
     ]
-    line = base.mark_line(point=alt.OverlayMarkDef(size=45, filled=True)).encode(
+    line = base.mark_line(point=alt.OverlayMarkDef(size=45, filled=True), strokeWidth=2.5).encode(
         y=_metric_axis(metric),
         strokeDash=alt.StrokeDash("kind:N", title="kind", legend=None,
                                   scale=alt.Scale(domain=["probe", "e2e"], range=[[1, 0], [6, 3]])),
+        opacity=alt.condition(pick, alt.value(1.0), alt.value(0.12)),
         tooltip=tooltip,
     )
     layers = [band, line]
     if CHANCE.get(metric) is not None:
-        layers.append(
-            alt.Chart(pd.DataFrame({"chance": [CHANCE[metric]]})).mark_rule(strokeDash=[2, 2], color="#888")
-            .encode(y="chance:Q")
-        )
-    chart = alt.layer(*layers, data=data).properties(width=260, height=220)
-    return chart.facet(facet=alt.Facet("test_domain:N", title="test domain"), columns=columns).add_params(pick)
+        layers.append(alt.Chart().mark_rule(strokeDash=[2, 2], color="#888").encode(y=alt.datum(CHANCE[metric])))
+    chart = alt.layer(*layers, data=data).properties(width=width, height=300 if n_facets == 1 else 240)
+    return chart.facet(facet=alt.Facet("test_domain:N", title="test domain"), columns=min(columns, n_facets)).add_params(pick)
 
 
-def heatmap(data: pd.DataFrame, metric: str) -> alt.Chart:
-    """Train domain × test domain; the diagonal (in-domain) is outlined."""
-    base = alt.Chart(data).encode(
-        x=alt.X("test_domain:N", title="test domain", axis=alt.Axis(labelAngle=-30, labelLimit=180)),
-        y=alt.Y("train_domain:N", title="train domain", axis=alt.Axis(labelLimit=180)),
+def heatmap(data: pd.DataFrame, metric: str, columns: int = 3) -> alt.Chart:
+    """Train domain × test domain per method (``label``); the diagonal (in-domain) is outlined."""
+    n = max(1, data["test_domain"].nunique()) if not data.empty else 1
+    base = alt.Chart().encode(
+        x=alt.X("test_domain:N", title="tested on", axis=alt.Axis(labelAngle=-30, labelLimit=160)),
+        y=alt.Y("train_domain:N", title="trained on", axis=alt.Axis(labelLimit=160)),
     )
-    cells = base.mark_rect().encode(
+    cells = base.mark_rect(stroke="#fff", strokeWidth=1).encode(
         color=alt.Color("mean:Q", title=METRICS.get(metric, metric), scale=alt.Scale(scheme="viridis", domain=[0.4, 1])),
-        stroke=alt.condition("datum.in_domain", alt.value("#111"), alt.value(None)),
-        strokeWidth=alt.condition("datum.in_domain", alt.value(2.5), alt.value(0)),
-        tooltip=[alt.Tooltip("train_domain:N"), alt.Tooltip("test_domain:N"), alt.Tooltip("mean:Q", format=".3f"),
+        tooltip=[alt.Tooltip("label:N", title="method"), alt.Tooltip("train_domain:N", title="trained on"),
+                 alt.Tooltip("test_domain:N", title="tested on"), alt.Tooltip("mean:Q", format=".3f"),
                  alt.Tooltip("sd:Q", format=".3f"), alt.Tooltip("n_seeds:Q", title="seeds")],
     )
-    text = base.mark_text(fontSize=12).encode(
+    diagonal = base.transform_filter("datum.in_domain").mark_rect(fill=None, stroke="#d62728", strokeWidth=2.5)
+    text = base.mark_text(fontSize=13, fontWeight="bold").encode(
         text=alt.Text("mean:Q", format=".2f"),
         color=alt.condition("datum.mean > 0.75", alt.value("#111"), alt.value("#fff")),
     )
-    size = max(140, 70 * data["test_domain"].nunique()) if not data.empty else 200
-    return (cells + text).properties(width=size, height=max(120, 50 * data["train_domain"].nunique()))
+    layered = alt.layer(cells, diagonal, text, data=data).properties(width=64 * n, height=44 * n)
+    return layered.facet(facet=alt.Facet("label:N", title=None, header=alt.Header(labelFontSize=13, labelFontWeight="bold")),
+                         columns=columns)
 
 
 def drop_chart(data: pd.DataFrame, metric: str) -> alt.Chart:
@@ -82,7 +88,7 @@ def drop_chart(data: pd.DataFrame, metric: str) -> alt.Chart:
                      value_name="score")
     long["where"] = long["where"].str.replace("_", " ")
     order = data.sort_values("drop")["label"].tolist()
-    y = alt.Y("label:N", title=None, sort=order, axis=alt.Axis(labelLimit=260))
+    y = alt.Y("label:N", title=None, sort=order, axis=alt.Axis(labelLimit=260, labelOverlap=False))
     rule = alt.Chart(data).mark_rule(color="#999", strokeWidth=2).encode(
         y=y, x=alt.X("out_of_domain:Q", title=METRICS.get(metric, metric), scale=alt.Scale(zero=False)), x2="in_domain:Q"
     )

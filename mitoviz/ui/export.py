@@ -21,7 +21,7 @@ def chart_svg(chart: alt.TopLevelMixin) -> str:
 
 def chart_downloads(chart: alt.TopLevelMixin, table: pd.DataFrame, stem: str) -> None:
     """CSV of the data, PNG and SVG of the chart; images are rendered only when clicked."""
-    a, b, c, _ = st.columns([1, 1, 1, 3])
+    a, b, c, _ = st.columns([1, 1, 1, 2])
     a.download_button("Data (CSV)", table.to_csv(index=False).encode(), f"{stem}.csv", "text/csv",
                       icon=":material/download:", on_click="ignore")
     b.download_button("Chart (PNG)", lambda: chart_png(chart), f"{stem}.png", "image/png",

@@ -25,7 +25,7 @@ def _mark_centre(pixels: np.ndarray, box: float) -> np.ndarray:
     """Draw the cell's 50 µm-ish box in the middle of a context crop."""
     img = Image.fromarray(pixels)
     c = img.width / 2
-    ImageDraw.Draw(img).rectangle([c - box, c - box, c + box, c + box], outline=(0, 200, 80), width=2)
+    ImageDraw.Draw(img).rectangle([c - box, c - box, c + box, c + box], outline=(0, 220, 90), width=3)
     return np.asarray(img)
 
 
@@ -49,8 +49,16 @@ def cell_images(run: Run, cells: pd.DataFrame, context: bool = False) -> list[np
                 out.append(_placeholder(size))
                 continue
             if context and not np.isnan(row.x):
-                pixels = _mark_centre(pixels, 25 * size / CONTEXT_EXTENT + 3)
-            out.append(pixels)
+                pixels = _mark_centre(pixels, 25 * size / CONTEXT_EXTENT + 4)
+            out.append(_framed(pixels))
+    return out
+
+
+def _framed(pixels: np.ndarray) -> np.ndarray:
+    """A thin grey frame, so white padding beyond the slide edge reads as part of the image."""
+    out = pixels.copy()
+    out[[0, -1], :] = 200
+    out[:, [0, -1]] = 200
     return out
 
 

@@ -11,9 +11,9 @@ from mitoviz.config import Settings, load_settings
 from mitoviz.errors import MitovizError
 from mitoviz.results import ResultsStore, Run
 
-JOBS_PAGE = "pages/jobs.py"
-HOME_PAGE = "pages/home.py"
-NEW_PAGE = "pages/new_benchmark.py"
+JOBS_PAGE = "views/jobs.py"
+HOME_PAGE = "views/home.py"
+NEW_PAGE = "views/new_benchmark.py"
 
 
 def settings() -> Settings:

@@ -1,3 +1,5 @@
+import itertools
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -101,9 +103,9 @@ def test_budgets_are_stratified_nested_and_reproducible():
     assert [d.per_class for d in draws[:3]] == [{"i": 1, "m": 1}, {"i": 5, "m": 5}, {"i": 20, "m": 20}]
     assert draws[3].per_class == {"i": 16, "m": 4}
     assert len(draws[5].indices) == 200
-    for small, big in zip(draws[:2], draws[1:3], strict=True):
+    for small, big in itertools.pairwise(draws):
         assert set(small.indices) <= set(big.indices)
-    for small, big in zip(draws[3:5], draws[4:6], strict=True):
+    for small, big in itertools.pairwise(draws):
         assert set(small.indices) <= set(big.indices)
     again = draw_budgets(labels, budgets, seed=7)
     assert all((a.indices == b.indices).all() for a, b in zip(draws, again, strict=True))

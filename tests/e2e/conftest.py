@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import kill_workers
+
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "test-output" / "screenshots"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -62,17 +64,6 @@ class Server:
             os.killpg(self.proc.pid, signal.SIGTERM)
             self.proc.wait(20)
         self.proc = None
-
-
-def kill_workers(home: Path) -> None:
-    """Workers are detached from the server on purpose; tests stop them explicitly."""
-    for lock in (home / "jobs").glob("worker-*.lock"):
-        try:
-            pid = int(lock.read_text().strip() or 0)
-            if pid:
-                os.kill(pid, signal.SIGKILL)
-        except (ValueError, ProcessLookupError, PermissionError):
-            pass
 
 
 @pytest.fixture(scope="module")

@@ -47,7 +47,7 @@ def test_impossible_experiments_fail_before_any_compute(small_demo, small_cells,
         prepare(_spec(small_demo, datasets=["midog-2099"]), settings)
     one_class = small_cells.copy()
     one_class.loc[one_class["scanner"] == "Simulated scanner A", "label"] = "imposter"
-    with pytest.raises(BudgetError, match="one class only.*Simulated scanner A"):
+    with pytest.raises(BudgetError, match=r"one class only.*Simulated scanner A"):
         plan_fits(one_class, _spec(small_demo, protocols=["cross:scanner"]))
     assert not ResultsStore(settings.results_dir).runs()
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
 from pathlib import Path
 
 import pyarrow as pa
@@ -15,6 +13,7 @@ from mitoviz.config import load_settings
 from mitoviz.experiment.runner import run_experiment
 from mitoviz.experiment.spec import ExperimentSpec
 from mitoviz.jobs import job_store
+from tests.conftest import kill_workers
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -67,8 +66,8 @@ def _no_exception(at: AppTest) -> None:
     assert not at.exception, [e.value for e in at.exception]
 
 
-@pytest.mark.parametrize("page", ["pages/curves.py", "pages/domains.py", "pages/embeddings.py",
-                                  "pages/failures.py"])
+@pytest.mark.parametrize("page", ["views/curves.py", "views/domains.py", "views/embeddings.py",
+                                  "views/failures.py"])
 def test_result_pages_say_what_to_do_without_results(app, mitoviz_home, page):
     at = app(page, mitoviz_home)
     _no_exception(at)
@@ -77,7 +76,7 @@ def test_result_pages_say_what_to_do_without_results(app, mitoviz_home, page):
 
 
 def test_home_lists_presets_encoders_and_the_demo(app, mitoviz_home):
-    at = app("pages/home.py", mitoviz_home)
+    at = app("views/home.py", mitoviz_home)
     _no_exception(at)
     tables = [df.value for df in at.dataframe]
     datasets = next(t for t in tables if "data set" in t.columns)
@@ -91,7 +90,7 @@ def test_home_lists_presets_encoders_and_the_demo(app, mitoviz_home):
 
 def test_curves_chart_carries_every_method_and_budget(app, results_home):
     home, run_id = results_home
-    at = app("pages/curves.py", home, run=run_id)
+    at = app("views/curves.py", home, run=run_id)
     _no_exception(at)
     (spec,) = _specs(at)
     rows = _rows(spec, "label")
@@ -110,16 +109,19 @@ def test_curves_chart_carries_every_method_and_budget(app, results_home):
 
 def test_domain_page_shows_matrix_drop_and_robustness(app, results_home):
     home, run_id = results_home
-    at = app("pages/domains.py", home, run=run_id)
+    at = app("views/domains.py", home, run=run_id)
     _no_exception(at)
     specs = _specs(at)
-    heat = [_rows(s, "train_domain") for s in specs if _rows(s, "train_domain")]
-    assert heat and {r["train_domain"] for r in heat[0]} == {"Simulated scanner A", "Simulated scanner B",
-                                                              "Simulated scanner C"}
-    assert sum(r["in_domain"] for r in heat[0]) == 3
+    (heat,) = [_rows(s, "train_domain") for s in specs if _rows(s, "train_domain")]
+    handcrafted = [r for r in heat if r["label"] == "handcrafted"]
+    assert {r["train_domain"] for r in handcrafted} == {"Simulated scanner A", "Simulated scanner B",
+                                                         "Simulated scanner C"}
+    assert len(handcrafted) == 9 and sum(r["in_domain"] for r in handcrafted) == 3
+    assert {r["label"] for r in heat} == {"handcrafted", "random-vits16", "e2e-resnet18 (end-to-end)"}
     drop = [_rows(s, "drop") for s in specs if _rows(s, "drop")]
     assert drop and {r["label"] for r in drop[0]} >= {"handcrafted", "random-vits16"}
     ri = next(df.value for df in at.dataframe if "confounder" in df.value.columns)
+    assert ri["RI"].between(0, 1).all()
     assert set(ri["confounder"]) == {"scanner", "tumor_type"}
 
 
@@ -136,14 +138,14 @@ def test_domain_page_without_cross_protocol_says_so(app, results_home, tmp_path)
         frame = pd.read_parquet(part)
         frame["protocol"] = "pooled"
         frame.to_parquet(part)
-    at = app("pages/domains.py", copy, run=run_id)
+    at = app("views/domains.py", copy, run=run_id)
     _no_exception(at)
     assert any("no cross-domain protocol" in m.value for m in at.markdown)
 
 
 def test_embedding_map_colours_and_selection(app, results_home):
     home, run_id = results_home
-    at = app("pages/embeddings.py", home, run=run_id)
+    at = app("views/embeddings.py", home, run=run_id)
     _no_exception(at)
     (spec,) = _specs(at)
     rows = _rows(spec)
@@ -160,7 +162,7 @@ def test_embedding_map_colours_and_selection(app, results_home):
 
 def test_failure_gallery_shows_the_most_confidently_wrong_cells(app, results_home):
     home, run_id = results_home
-    at = app("pages/failures.py", home, run=run_id)
+    at = app("views/failures.py", home, run=run_id)
     _no_exception(at)
     caption = next(c.value for c in at.caption if "wrong of" in c.value)
     n_wrong = int(caption.split()[0])
@@ -168,7 +170,7 @@ def test_failure_gallery_shows_the_most_confidently_wrong_cells(app, results_hom
     errors_tab, compare_tab = at.tabs
     assert len(errors_tab.get("image")) == min(12, n_wrong)
     probs = [df.value for df in errors_tab.dataframe]
-    assert probs and all("verdict" in p.columns for p in probs)
+    assert probs and all("ok" in p.columns for p in probs)
     assert {p.columns[0] for p in probs} == {"method"} and all(len(p) == 3 for p in probs)  # 2 encoders + CNN
     patterns = next((c.value for c in compare_tab.caption if "cells" in c.value), "")
     assert "frozen all wrong, CNN right" in patterns or "CNN wrong, frozen all right" in patterns
@@ -182,7 +184,7 @@ def test_failure_gallery_shows_the_most_confidently_wrong_cells(app, results_hom
 
 def test_jobs_page_lists_controls_and_errors(app, mitoviz_home, monkeypatch):
     monkeypatch.setenv("MITOVIZ_HOME", str(mitoviz_home))
-    at = app("pages/jobs.py", mitoviz_home)
+    at = app("views/jobs.py", mitoviz_home)
     assert any("No jobs" in m.value for m in at.markdown)
     store = job_store(load_settings())
     queued, _ = store.submit({"name": "waiting"}, "h1", "waiting")
@@ -193,7 +195,7 @@ def test_jobs_page_lists_controls_and_errors(app, mitoviz_home, monkeypatch):
     store.update(queued["id"], state="queued", stages={"embed uni": {"done": 5, "total": 10, "unit": "cells",
                                                                        "rate": 2.5, "eta": 2, "order": 0}})
     store.close()
-    at = app("pages/jobs.py", mitoviz_home)
+    at = app("views/jobs.py", mitoviz_home)
     _no_exception(at)
     assert any("MIDOG.json is not valid JSON." in e.value for e in at.error)
     assert any("5 / 10 cells" in p.proto.text for p in at.get("progress"))
@@ -202,19 +204,19 @@ def test_jobs_page_lists_controls_and_errors(app, mitoviz_home, monkeypatch):
     store = job_store(load_settings())
     assert store.get(queued["id"])["state"] == "cancelled"
     store.close()
-    _kill_workers(mitoviz_home)
+    kill_workers(mitoviz_home)
 
 
 def test_new_benchmark_checks_then_launches(app, mitoviz_home, small_demo, monkeypatch):
-    at = app("pages/new_benchmark.py", mitoviz_home)
+    at = app("views/new_benchmark.py", mitoviz_home)
     _no_exception(at)
     assert any("names no data set" in e.value for e in at.error)
     import shutil
 
     shutil.copytree(small_demo.parent, mitoviz_home / "data" / "mitoviz-demo")
-    at = app("pages/new_benchmark.py", mitoviz_home)
+    at = app("views/new_benchmark.py", mitoviz_home)
     _no_exception(at)
-    assert any("Budget 32/class asks for 32 'mitotic figure' cells" in e.value for e in at.error)
+    assert any("Budget 24/class asks for 24 'mitotic figure' cells" in e.value for e in at.error)
     next(c for c in at.checkbox if c.label.startswith("Cap budgets")).check().run()
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Cells"] == "80" and metrics["CNN trainings"] != "0" and "≈" in metrics["Estimated time"]
@@ -229,12 +231,12 @@ def test_new_benchmark_checks_then_launches(app, mitoviz_home, small_demo, monke
     jobs = store.list()
     store.close()
     assert len(jobs) == 1 and jobs[0]["spec"]["budgets"] == ["2/class", "4/class"]
-    _kill_workers(mitoviz_home)
+    kill_workers(mitoviz_home)
 
 
 def test_runs_page_exports_and_imports_bundles(app, results_home, tmp_path):
     home, run_id = results_home
-    at = app("pages/runs.py", home)
+    at = app("views/runs.py", home)
     _no_exception(at)
     table = at.dataframe[0].value
     assert run_id in set(table["run_id"])
@@ -242,10 +244,3 @@ def test_runs_page_exports_and_imports_bundles(app, results_home, tmp_path):
     _no_exception(at)
     assert any(b.label.startswith("Download") for b in at.get("download_button"))
 
-
-def _kill_workers(home: Path) -> None:
-    for lock in (home / "jobs").glob("worker-*.lock"):
-        try:
-            os.kill(int(lock.read_text() or 0), signal.SIGKILL)
-        except (ValueError, ProcessLookupError):
-            pass

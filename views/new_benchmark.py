@@ -58,7 +58,9 @@ c1, c2, c3 = st.columns(3)
 budget_choice = c1.selectbox("Label budgets", list(BUDGET_PRESETS), index=2)
 budget_text = c1.text_input("Budgets (per-class counts like 10, or fractions like 1%)",
                             BUDGET_PRESETS[budget_choice] or "5, 20, 100", disabled=budget_choice != "Custom")
-cap = c1.checkbox("Cap budgets larger than a class (shown as capped)", value=budget_choice.startswith("Nielsen"))
+cap = c1.checkbox("Cap budgets larger than a class", value=budget_choice.startswith("Nielsen"),
+                  help="A budget larger than a class then takes the whole class and is marked as capped; "
+                       "otherwise it is an error.")
 split = c2.selectbox("Split", list(SPLITS), format_func=SPLITS.get)
 if split == "cell":
     c2.warning(CELL_SPLIT_WARNING)
@@ -110,7 +112,9 @@ a, b, c, d = st.columns(4)
 a.metric("Cells", f"{size['cells']:,}")
 b.metric("Classifier fits", f"{size['probe_fits']:,}")
 c.metric("CNN trainings", f"{size['e2e_fits']:,}")
-d.metric("Estimated time", estimate_seconds(plan, cfg).label)
+estimate = estimate_seconds(plan, cfg)
+d.metric("Estimated time", estimate.label, help="A rough forecast from model sizes on this machine's device; the "
+         "end-to-end CNN dominates on a CPU. Cached embeddings make reruns faster.")
 for line in plan.warnings[:6]:
     st.caption(f"Note: {line}")
 if st.button("Launch", type="primary", icon=":material/rocket_launch:"):

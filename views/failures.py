@@ -7,7 +7,7 @@ from mitoviz.ui.gallery import cell_images
 from mitoviz.ui.widgets import run_picker, settings, synthetic_banner
 
 PAGE_SIZE = 12
-COLUMNS = 4
+COLUMNS = 3
 
 cfg = settings()
 st.title("Failure cases")
@@ -60,11 +60,15 @@ def cards(cells: pd.DataFrame, per_method: pd.DataFrame, key: str) -> None:
                 st.caption(f"raters: {votes(row)}")
                 probs = per_method[per_method["cell"] == row["cell"]][["label", "prob", "correct"]]
                 st.dataframe(
-                    probs.assign(verdict=probs["correct"].map({True: "✓ right", False: "✗ wrong"}))
-                    .drop(columns="correct").rename(columns={"label": "method", "prob": f"P({data.positive})"}),
+                    probs.assign(ok=probs["correct"].map({True: "✓", False: "✗"}))
+                    .drop(columns="correct").rename(columns={"label": "method", "prob": "P"}),
                     hide_index=True, width="stretch",
-                    column_config={f"P({data.positive})": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0,
-                                                                                         format="%.2f")},
+                    column_config={
+                        "method": st.column_config.TextColumn(width="medium"),
+                        "P": st.column_config.ProgressColumn(f"P({data.positive})", min_value=0.0, max_value=1.0,
+                                                             format="%.2f", width="small"),
+                        "ok": st.column_config.TextColumn("", width="small"),
+                    },
                 )
                 st.caption(f"`{row['cell_id']}`")
 

@@ -36,18 +36,14 @@ else:
     if f"cross:{axis}" in protocols:
         st.subheader(f"Train {AXIS_NAMES[axis]} × test {AXIS_NAMES[axis]}")
         labels = data.labels()
-        chosen = st.multiselect("Methods", labels, default=labels[: min(3, len(labels))])
-        cols = st.columns(min(3, max(1, len(chosen))))
-        for i, label in enumerate(chosen):
-            matrix = domain_matrix(table, metric, axis, label, budget)
-            with cols[i % len(cols)]:
-                st.markdown(f"**{label}**")
-                if matrix.empty:
-                    st.caption("no fits for this budget")
-                else:
-                    st.altair_chart(heatmap(matrix, metric), width="content")
+        chosen = st.multiselect("Methods", labels, default=labels[: min(4, len(labels))])
+        matrix = domain_matrix(table, metric, axis, budget, chosen)
+        if matrix.empty:
+            st.caption("No fits for this budget.")
+        else:
+            st.altair_chart(heatmap(matrix, metric), width="content")
         st.caption("Rows: the domain the classifier was trained on; columns: the domain it was tested on. The "
-                   "outlined diagonal is in-domain. Mean over seeds.")
+                   "red-outlined diagonal is in-domain. Mean over seeds.")
 
         st.subheader("In-domain vs out-of-domain")
         drops = domain_drop(table, metric, axis, budget)
@@ -70,10 +66,13 @@ st.subheader("Robustness index")
 if data.robustness.empty:
     st.caption("No robustness index: it needs at least two scanners or tumour types in the data.")
 else:
-    ri = data.robustness
-    st.dataframe(ri, hide_index=True, width="stretch")
-    scale = ri["scale"].iloc[0] if "scale" in ri else ""
+    ri = data.robustness.rename(columns={"value": "RI", "chance": "RI of random neighbours", "so": "same class, other domain",
+                                         "os": "other class, same domain", "undefined_frac": "undefined share"})
+    st.dataframe(ri.drop(columns=["scale"], errors="ignore"), hide_index=True, width="stretch",
+                 column_config={"RI": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0, format="%.3f")})
+    scale = str(data.robustness["scale"].iloc[0]) if "scale" in data.robustness else ""
     st.caption(
-        "k-nearest neighbours in cosine space, neighbours from the same slide excluded. Of the neighbours that share "
-        "either the class or the domain (not both), the share that shares the class. " + str(scale)
+        "Among each cell's k nearest neighbours in cosine space (cells of the same slide excluded), neighbours that share "
+        "either its class or its domain but not both: RI is the share that shares the class. Compare it with the RI "
+        f"random neighbours would give, shown beside it. Scale: {scale}"
     )

@@ -73,7 +73,7 @@ def job_card(job: dict, expanded: bool) -> None:
             cols[1].button("Delete", key=f"delete-{job['id']}", on_click=_act, args=("delete", job["id"]),
                            icon=":material/delete:")
         if job.get("run_id"):
-            cols[3].page_link("pages/curves.py", label="Open results", icon=":material/show_chart:",
+            cols[3].page_link("views/curves.py", label="Open results", icon=":material/show_chart:",
                               query_params={"run": job["run_id"]})
         if job["log"]:
             st.code("\n".join(job["log"][-15:]), language=None)

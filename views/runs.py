@@ -57,5 +57,5 @@ with right, st.container(border=True):
         with user_errors():
             run = store.import_bundle(upload.getvalue())
             st.success(f"Imported as run {run.run_id}.")
-            st.page_link("pages/curves.py", label="Open its results", query_params={"run": run.run_id},
+            st.page_link("views/curves.py", label="Open its results", query_params={"run": run.run_id},
                          icon=":material/show_chart:")

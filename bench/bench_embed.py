@@ -1,0 +1,93 @@
+"""Embedding throughput: the whole pipeline against the model alone, and a warm cache against a cold one.
+
+For each encoder: (1) model-only rate — forward passes on random uint8 tensors of the same batch size,
+dtype and device, no reading; (2) end-to-end rate — ``embed()`` from pyramidal TIFFs on disk through
+the patch-reading workers into the cache; (3) the same ``embed()`` again with the cache warm.
+The ratio (2)/(1) says how well reading and preprocessing hide behind the model (target ≥ 0.9).
+
+    python bench/bench_embed.py [--cells 600] [--device cpu|cuda] [--encoders random-vits16 random-resnet50]
+    python bench/bench_embed.py --device cuda --encoders uni-arch      # ViT-L/16 (UNI architecture, random weights)
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from mitoviz.config import load_settings, resolve_device
+from mitoviz.data.patches import PatchSettings
+from mitoviz.data.presets import load_dataset
+from mitoviz.data.synthetic import generate_demo
+from mitoviz.embed.extract import _Forward, default_batch_size, embed
+from mitoviz.encoders import create_encoder, get_spec, register
+
+
+def _random_copy(name: str, new_name: str, **changes) -> str:
+    """A no-weights copy of a zoo spec: the published architecture with random weights (speed only)."""
+    spec = dataclasses.replace(get_spec(name), name=new_name, needs_weights=False, seed=0, **changes)
+    register(spec, overwrite=True)
+    return new_name
+
+
+EXTRA = {
+    "uni-arch": lambda: _random_copy("uni", "uni-arch", title="ViT-L/16 (UNI architecture, random weights)"),
+    "vits16-224": lambda: _random_copy("random-vits16", "vits16-224", input_size=224,
+                                       kwargs={"num_classes": 0, "img_size": 224}),
+    "resnet50-224": lambda: _random_copy("random-resnet50", "resnet50-224", input_size=224),
+}
+
+
+def model_only_rate(model: torch.nn.Module, device: str, batch: int, size: int, batches: int) -> float:
+    forward = _Forward(model, device)
+    x = torch.randint(0, 256, (batch, size, size, 3), dtype=torch.uint8)
+    if device.startswith("cuda"):
+        x = x.pin_memory()
+    forward(x)  # warm-up
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    for _ in range(batches):
+        forward(x)
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    return batch * batches / (time.perf_counter() - t0)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cells", type=int, default=600)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--patch", type=int, default=224)
+    parser.add_argument("--encoders", nargs="+", default=["random-vits16", "random-resnet50", "vits16-224",
+                                                            "resnet50-224"])
+    args = parser.parse_args()
+    device = resolve_device(args.device)
+    with tempfile.TemporaryDirectory() as tmp:
+        data = generate_demo(Path(tmp) / "data", images_per_domain=4)
+        cells = load_dataset(str(data)).cells.head(args.cells)
+        patch = PatchSettings(args.patch)
+        print(f"{len(cells)} cells, {args.patch} px patches from pyramidal TIFFs, device {device}, "
+              f"torch threads {torch.get_num_threads()}")
+        for name in args.encoders:
+            if name in EXTRA:
+                EXTRA[name]()
+            settings = dataclasses.replace(load_settings({"MITOVIZ_HOME": f"{tmp}/home-{name}"}), device=device)
+            model = create_encoder(name, settings, device=device)
+            batch = default_batch_size(model, device)
+            size = model.spec.input_size
+            model_rate = model_only_rate(model, device, batch, args.patch, max(3, 256 // batch))
+            cold = embed(cells, name, patch, settings, device, encoder=model, batch_size=batch)
+            warm = embed(cells, name, patch, settings, device, encoder=model, batch_size=batch)
+            e2e_rate = len(cells) / cold.seconds
+            print(f"{name:16s} input {size:3d}px batch {batch:3d}: model-only {model_rate:7.1f}/s, end-to-end "
+                  f"{e2e_rate:7.1f}/s, ratio {e2e_rate / model_rate:.2f}; cold {cold.seconds:6.1f} s, "
+                  f"warm {warm.seconds:5.2f} s (warm/cold {warm.seconds / cold.seconds:.3f})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,132 @@
+"""Time to render each results page, against a large synthetic results store and against the demo store.
+
+The large store is written by this script in the real results format: 100,000 cells × 6 encoders ×
+11 budgets × 5 seeds × 4 training sets (pooled + 3 scanners), i.e. 1,320 fits and 26.4 M per-cell
+predictions, plus a 2-D map per encoder. Each page is rendered with Streamlit's AppTest twice: cold
+(first visit, the cached loaders fill) and warm (a second visit or a widget change). The baseline of
+the ratio is the home page, rendered in the same run.
+
+    python bench/bench_pages.py [--cells 100000] [--demo-home ~/.mitoviz]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from mitoviz.results import ResultsStore
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGES = ["views/home.py", "views/curves.py", "views/domains.py", "views/embeddings.py", "views/failures.py"]
+ENCODERS = ["uni", "virchow2", "h-optimus-0", "prov-gigapath", "phikon", "resnet50-imagenet"]
+BUDGETS = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2000]
+SCANNERS = ["Hamamatsu XR", "Hamamatsu S360", "Aperio ScanScope CS2"]
+TUMOURS = ["human breast cancer", "canine lymphoma"]
+
+
+def write_store(home: Path, n_cells: int, seeds: int = 5) -> str:
+    rng = np.random.default_rng(0)
+    labels = np.where(rng.random(n_cells) < 0.45, "mitotic figure", "imposter")
+    cells = pd.DataFrame({
+        "cell_id": [f"big:{i}" for i in range(n_cells)], "dataset": "big", "image": "/nowhere/slide.tiff",
+        "x": rng.uniform(0, 5000, n_cells), "y": rng.uniform(0, 5000, n_cells), "label": labels,
+        "slide": [f"s{i % 400}" for i in range(n_cells)], "scanner": np.array(SCANNERS)[rng.integers(0, 3, n_cells)],
+        "tumor_type": np.array(TUMOURS)[rng.integers(0, 2, n_cells)], "split": "",
+        "rater_votes": "", "agreement": rng.choice([1.0, 2 / 3], n_cells),
+    })
+    store = ResultsStore(home / "results")
+    spec = {"datasets": ["big"], "encoders": ENCODERS, "patch_size": 224}
+    run = store.create("large synthetic store", spec, "bench")
+    run.write_cells(cells)
+    truth = labels == "mitotic figure"
+    test = np.sort(rng.choice(n_cells, n_cells // 5, replace=False))
+    domains = {"scanner": cells["scanner"].to_numpy()[test], "tumor_type": cells["tumor_type"].to_numpy()[test]}
+    for e, encoder in enumerate(ENCODERS):
+        fits, metrics, preds = [], [], []
+        for protocol, train_domains in (("pooled", ["all"]), ("cross:scanner", SCANNERS)):
+            for train_domain in train_domains:
+                for b, budget in enumerate(BUDGETS):
+                    for seed in range(seeds):
+                        fit_id = hashlib.sha1(f"{encoder}{protocol}{train_domain}{budget}{seed}".encode()).hexdigest()[:12]
+                        skill = 0.5 + 0.4 * (b + 1) / len(BUDGETS) * (1 - 0.1 * e)
+                        prob = np.clip(np.where(truth[test], skill, 1 - skill) + rng.normal(0, 0.25, len(test)), 0, 1)
+                        fits.append({"fit_id": fit_id, "method": encoder, "kind": "probe", "classifier": "linear-probe",
+                                     "fit": len(fits), "protocol": protocol,
+                                     "axis": "scanner" if protocol != "pooled" else "all", "train_domain": train_domain,
+                                     "budget": f"{budget}/class", "budget_kind": "per_class", "budget_value": budget,
+                                     "seed": seed, "n_train": 2 * budget, "n_train_positive": budget,
+                                     "budget_capped": False, "n_test": len(test)})
+                        preds.append(pd.DataFrame({"fit_id": fit_id, "cell": test.astype(np.int32),
+                                                   "prob": prob.astype(np.float32)}))
+                        correct = (prob > 0.5) == truth[test]
+                        groups = [("all", "all", np.ones(len(test), bool))] + [
+                            (axis, v, values == v) for axis, values in domains.items() for v in np.unique(values)]
+                        for axis, domain, mask in groups:
+                            acc = float(correct[mask].mean())
+                            metrics.append({"fit_id": fit_id, "test_axis": axis, "test_domain": domain,
+                                            "balanced_accuracy": acc, "auroc": min(1.0, acc + 0.05), "f1": acc,
+                                            "accuracy": acc, "kappa": 2 * acc - 1, "ece": 0.05, "brier": 0.2,
+                                            "n": int(mask.sum()), "n_pos": int(truth[test][mask].sum()),
+                                            "degenerate": False})
+        run.append(f"{encoder}__linear-probe", pd.DataFrame(fits), pd.DataFrame(metrics),
+                   pd.concat(preds, ignore_index=True))
+    maps = pd.concat([pd.DataFrame({"cell": np.arange(n_cells, dtype=np.int32), "encoder": enc, "method": "umap",
+                                    "u": rng.normal(0, 1, n_cells).astype(np.float32),
+                                    "v": rng.normal(0, 1, n_cells).astype(np.float32)}) for enc in ENCODERS])
+    run.write_projections(maps)
+    run.update_manifest(status="complete", positive_label="mitotic figure", synthetic=False)
+    return run.run_id
+
+
+def render_times(home: Path, run_id: str) -> dict[str, tuple[float, float]]:
+    from streamlit.testing.v1 import AppTest
+
+    os.environ["MITOVIZ_HOME"] = str(home)
+    out = {}
+    for page in PAGES:
+        times = []
+        for _ in range(2):
+            at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=600)
+            at.switch_page(page)
+            at.query_params["run"] = run_id
+            t0 = time.perf_counter()
+            at.run()
+            times.append(time.perf_counter() - t0)
+            if at.exception:
+                raise RuntimeError(f"{page}: {at.exception[0].value}")
+        out[page] = (times[0], times[1])
+    return out
+
+
+def report(title: str, times: dict[str, tuple[float, float]]) -> None:
+    base = times["views/home.py"][1]
+    print(title)
+    for page, (cold, warm) in times.items():
+        print(f"  {page:22s} cold {cold:6.2f} s   warm {warm:6.2f} s   warm / home {warm / base:5.1f}x")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cells", type=int, default=100_000)
+    parser.add_argument("--demo-home", type=Path, help="a home folder holding a finished demo run")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        run_id = write_store(Path(tmp), args.cells)
+        print(f"wrote the large store in {time.perf_counter() - t0:.0f} s")
+        report(f"large store: {args.cells:,} cells × 6 encoders × 11 budgets × 5 seeds × 4 training sets",
+               render_times(Path(tmp), run_id))
+    if args.demo_home:
+        demo = ResultsStore(args.demo_home / "results").runs()[0]
+        report(f"demo store ({demo.run_id})", render_times(args.demo_home, demo.run_id))
+
+
+if __name__ == "__main__":
+    main()
