@@ -2,7 +2,9 @@
 
 import streamlit as st
 
-from mitoviz.ui.widgets import jobs_badge, settings
+from mitoviz.errors import MitovizError
+from mitoviz.jobs import job_store
+from mitoviz.ui.widgets import JOBS_PAGE, settings
 
 st.set_page_config(page_title="mitoviz", page_icon=":material/biotech:", layout="wide")
 
@@ -23,5 +25,26 @@ pages = {
     ],
 }
 page = st.navigation(pages)
-jobs_badge(settings())
+cfg = settings()
+
+
+@st.fragment(run_every=3)
+def jobs_badge() -> None:
+    """Running and queued jobs, refreshed every few seconds on every page."""
+    try:
+        store = job_store(cfg)
+        counts = store.summary()
+        store.close()
+    except MitovizError:
+        st.caption("Job store unavailable")
+        return
+    running, queued = counts.get("running", 0), counts.get("queued", 0)
+    if running or queued:
+        st.page_link(JOBS_PAGE, label=f"{running} running · {queued} queued", icon=":material/progress_activity:")
+    else:
+        st.caption("No jobs running")
+
+
+with st.sidebar:
+    jobs_badge()
 page.run()

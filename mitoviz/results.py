@@ -31,10 +31,13 @@ import numpy as np
 import pandas as pd
 
 from mitoviz import __version__
-from mitoviz.embed.store import write_atomic, write_json_atomic
 from mitoviz.errors import DataError, StorageError
+from mitoviz.files import write_atomic, write_json_atomic
 
 BUNDLE_SUFFIX = ".mitoviz.zip"
+PATCH_PX = 128  # gallery images stored with a run: a cell patch, and its tissue context
+CONTEXT_PX = 384
+CONTEXT_EXTENT = 768  # level-0 px around the cell that a context image covers
 
 
 def new_run_id(name: str = "") -> str:
@@ -157,6 +160,10 @@ class Run:
 
     def patch_dir(self) -> Path:
         return self.root / "patches"
+
+    def patch_path(self, cell: int, context: bool = False) -> Path:
+        """Where a bundle keeps the gallery image of a cell (its patch, or its tissue context)."""
+        return self.patch_dir() / ("context" if context else "cells") / f"{cell}.jpg"
 
     def stamp(self) -> float:
         """Changes whenever the run gains a part or its manifest changes (a cache key for pages)."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 import shutil
 import tempfile
 import time
@@ -23,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from mitoviz.errors import StorageError
+from mitoviz.files import write_atomic, write_json_atomic
 
 # Bump when patch reading or preprocessing changes the pixels an encoder sees.
 PREPROCESS_VERSION = 1
@@ -51,25 +51,6 @@ def embedding_key(encoder_key: dict[str, Any], patch: dict[str, Any], cells: pd.
             "preprocess_version": PREPROCESS_VERSION,
         }
     )
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write bytes to ``path`` via a temporary file and rename, so readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise StorageError(f"Cannot write {path}: {exc.strerror or exc}.", "Free disk space or fix permissions.") from exc
-
-
-def write_json_atomic(path: Path, payload: Any) -> None:
-    write_atomic(path, json.dumps(payload, indent=1, sort_keys=True, default=str).encode())
 
 
 @dataclass

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 from sklearn.decomposition import PCA
 
-from mitoviz.embed.store import write_atomic
 from mitoviz.errors import SpecError
+from mitoviz.files import write_atomic
 
 METHODS = ("umap", "pca")
 

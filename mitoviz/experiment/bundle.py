@@ -14,19 +14,12 @@ from PIL import Image
 
 from mitoviz.config import Settings
 from mitoviz.data.patches import PatchReader, PatchSettings
-from mitoviz.embed.store import write_atomic
 from mitoviz.errors import PatchError
-from mitoviz.results import ResultsStore, Run
+from mitoviz.files import write_atomic
+from mitoviz.results import CONTEXT_EXTENT, CONTEXT_PX, PATCH_PX, ResultsStore, Run
 
-PATCH_PX = 128
-CONTEXT_PX = 384
-CONTEXT_EXTENT = 768
 MAX_PATCHES = 20_000
 MAX_CONTEXTS = 2_000
-
-
-def patch_path(run: Run, cell: int, context: bool = False) -> Path:
-    return run.patch_dir() / ("context" if context else "cells") / f"{cell}.jpg"
 
 
 def _jpeg(pixels: np.ndarray) -> bytes:
@@ -60,11 +53,11 @@ def render_patches(run: Run, max_patches: int = MAX_PATCHES, max_contexts: int =
             row = cells.iloc[i]
             try:
                 pixels = reader.read(row["image"], row["x"], row["y"], settings, PATCH_PX)
-                write_atomic(patch_path(run, int(row["cell"])), _jpeg(pixels))
+                write_atomic(run.patch_path(int(row["cell"])), _jpeg(pixels))
                 written["patches"] += 1
                 if rank < max_contexts and wrong.iloc[i] > 0:
                     crop, _ = reader.context(row["image"], row["x"], row["y"], CONTEXT_EXTENT, CONTEXT_PX)
-                    write_atomic(patch_path(run, int(row["cell"]), context=True), _jpeg(crop))
+                    write_atomic(run.patch_path(int(row["cell"]), context=True), _jpeg(crop))
                     written["contexts"] += 1
             except PatchError:
                 written["unreadable"] += 1

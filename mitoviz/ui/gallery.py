@@ -9,8 +9,7 @@ from PIL import Image, ImageDraw
 
 from mitoviz.data.patches import PatchReader, PatchSettings
 from mitoviz.errors import PatchError
-from mitoviz.experiment.bundle import CONTEXT_EXTENT, CONTEXT_PX, PATCH_PX, patch_path
-from mitoviz.results import Run
+from mitoviz.results import CONTEXT_EXTENT, CONTEXT_PX, PATCH_PX, Run
 
 MISSING_TEXT = "image not available"
 
@@ -37,7 +36,7 @@ def cell_images(run: Run, cells: pd.DataFrame, context: bool = False) -> list[np
     out = []
     with PatchReader() as reader:
         for row in cells.itertuples(index=False):
-            stored = patch_path(run, int(row.cell), context)
+            stored = run.patch_path(int(row.cell), context)
             try:
                 if stored.is_file():
                     pixels = np.asarray(Image.open(stored).convert("RGB"))

@@ -75,27 +75,3 @@ def run_picker(cfg: Settings, key: str = "run") -> Run | None:
     if choice != wanted:
         st.query_params["run"] = choice
     return store.get(choice)
-
-
-def jobs_badge(cfg: Settings) -> None:
-    """A sidebar line with the number of running and queued jobs, refreshed every few seconds."""
-
-    @st.fragment(run_every=3)
-    def badge() -> None:
-        from mitoviz.jobs import job_store
-
-        try:
-            store = job_store(cfg)
-            counts = store.summary()
-            store.close()
-        except MitovizError:
-            st.caption("Job store unavailable")
-            return
-        running, queued = counts.get("running", 0), counts.get("queued", 0)
-        if running or queued:
-            st.page_link(JOBS_PAGE, label=f"{running} running · {queued} queued", icon=":material/progress_activity:")
-        else:
-            st.caption("No jobs running")
-
-    with st.sidebar:
-        badge()

@@ -115,8 +115,8 @@ def test_sigkill_during_embedding_resumes_without_recomputing_finished_shards(sm
 
 
 def test_cancel_during_embedding_and_during_training(small_demo, settings, env):
-    slow_embed, _ = submit(_spec(small_demo, "cancel-embed", encoders=["random-resnet50"]), settings,
-                           start_worker=False)
+    slow_embed, _ = submit(_spec(small_demo, "cancel-embed", encoders=["random-resnet50", "random-vits16"],
+                                 patch_size=128), settings, start_worker=False)
     slow_train, _ = submit(_spec(small_demo, "cancel-train", encoders=[], seeds=[2],
                                  e2e={"arch": "resnet18", "input_size": 32, "extent": 64, "epochs": 50,
                                       "samples_per_epoch": 256, "pretrained": "none"}),
@@ -127,13 +127,13 @@ def test_cancel_during_embedding_and_during_training(small_demo, settings, env):
         store = job_store(settings)
         store.cancel(slow_embed["id"])
         asked = time.time()
-        _wait(lambda: _job(settings, slow_embed["id"])["state"] == "cancelled", 30, 0.05)
-        assert time.time() - asked < 10
+        _wait(lambda: _job(settings, slow_embed["id"])["state"] != "running", 30, 0.05)
+        assert _job(settings, slow_embed["id"])["state"] == "cancelled" and time.time() - asked < 10
         _wait(lambda: _stage(_job(settings, slow_train["id"]), "train"), 180, 0.1)
         store.cancel(slow_train["id"])
         asked = time.time()
-        _wait(lambda: _job(settings, slow_train["id"])["state"] == "cancelled", 30, 0.05)
-        assert time.time() - asked < 10
+        _wait(lambda: _job(settings, slow_train["id"])["state"] != "running", 30, 0.05)
+        assert _job(settings, slow_train["id"])["state"] == "cancelled" and time.time() - asked < 10
         store.close()
     finally:
         worker.wait(60)
