@@ -139,12 +139,12 @@ def train_e2e(
     best = (math.inf, 0, copy.deepcopy(model.state_dict()))
     epochs_run = 0
     for epoch in range(1, epochs + 1):
-        reporter.check()
         model.train()
         # Each draw picks a class with probability 1/2, then a cell of that class.
         use_pos = rng.random(samples_per_epoch) < 0.5
         chosen = np.where(use_pos, rng.choice(pos, samples_per_epoch), rng.choice(neg, samples_per_epoch))
         for start in range(0, samples_per_epoch, batch_size):
+            reporter.check()  # cancel within one batch
             batch = chosen[start : start + batch_size]
             x = to_batch(_jittered(images[batch], input_size, rng))
             y = torch.tensor(labels[batch], dtype=torch.float32, device=device)
