@@ -21,6 +21,7 @@ from torch import nn
 from mitoviz.errors import BudgetError
 from mitoviz.progress import Reporter
 
+BN_CALIBRATION_CELLS = 512
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -153,6 +154,7 @@ def train_e2e(
             loss.backward()
             optimiser.step()
         epochs_run = epoch
+        _recalibrate_batchnorm(model, centre_crop(images[train_idx[:BN_CALIBRATION_CELLS]], input_size), to_batch)
         if len(val_idx):
             val_loss = F.binary_cross_entropy_with_logits(_logits(model, val_x, to_batch), val_y).item()
         else:
@@ -163,6 +165,25 @@ def train_e2e(
             break
     model.load_state_dict(best[2])
     return E2EResult(model.eval(), init, epochs_run, best[1], best[0])
+
+
+def _recalibrate_batchnorm(model: nn.Module, images: np.ndarray, to_batch: _Batches, batch_size: int = 128) -> None:
+    """Set BatchNorm running statistics to the exact average over ``images`` (the training cells).
+
+    After a few hundred steps the exponential running averages still remember their initial values,
+    so evaluation-mode outputs drift from training-mode ones; short CPU-sized runs need this most.
+    """
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    momenta = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average over the batches below
+    model.train()
+    with torch.no_grad():
+        for start in range(0, len(images), batch_size):
+            model(to_batch(images[start : start + batch_size]))
+    for m, momentum in zip(norms, momenta, strict=True):
+        m.momentum = momentum
 
 
 def _logits(model: nn.Module, images: np.ndarray, to_batch: _Batches, batch_size: int = 128) -> torch.Tensor:

@@ -32,7 +32,7 @@ def project(
     import umap
 
     reducer = umap.UMAP(
-        n_components=2, n_neighbors=min(n_neighbors, len(x) - 1), random_state=seed, init="spectral" if len(x) > 10 else "random",
+        n_components=2, n_neighbors=min(n_neighbors, len(x) - 1), random_state=seed, n_jobs=1, init="spectral" if len(x) > 10 else "random",
     )
     return reducer.fit_transform(reduced).astype(np.float32)
 

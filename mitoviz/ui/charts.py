@@ -23,9 +23,11 @@ def curve_chart(data: pd.DataFrame, metric: str, columns: int = 3) -> alt.Chart:
     pick = alt.selection_point(fields=["label"], bind="legend")
     n_facets = max(1, data["test_domain"].nunique()) if not data.empty else 1
     width = {1: 640, 2: 420}.get(n_facets, 300)
+    ticks = sorted(data["n_train"].dropna().unique().tolist()) if not data.empty else []
+    ticks = ticks if 0 < len(ticks) <= 12 else None  # label the budgets themselves when few enough
     base = alt.Chart().encode(
         x=alt.X("n_train:Q", title="labelled training cells (log scale)",
-                scale=alt.Scale(type="log", nice=False, padding=8), axis=alt.Axis(format="~s", tickCount=6)),
+                scale=alt.Scale(type="log", nice=False, padding=8), axis=alt.Axis(format="~s", values=ticks)),
         color=alt.Color("label:N", title="method", scale=alt.Scale(scheme="tableau10"),
                         legend=alt.Legend(orient="right", labelLimit=320, symbolOpacity=1, symbolType="stroke",
                                           symbolStrokeWidth=4)),

@@ -46,3 +46,16 @@ def test_imagenet_weights_are_found_and_loaded_safely(settings):
     assert imagenet_weights_file("resnet18", settings.weights_root) == target
     model, init = build_cnn("resnet18", target)
     assert init == "imagenet" and model.fc.out_features == 1
+
+
+def test_batchnorm_recalibration_sets_exact_averages_and_keeps_momentum():
+    from mitoviz.evaluate.e2e import _Batches, _recalibrate_batchnorm
+
+    model, _ = build_cnn("resnet18")
+    images, _ = _easy_patches(300, 2, size=32)
+    _recalibrate_batchnorm(model, images, _Batches("cpu"), batch_size=100)
+    with torch.no_grad():
+        stem = model.conv1(_Batches("cpu")(images))
+    # Three equal batches: the cumulative average of batch means is the mean over all images.
+    np.testing.assert_allclose(model.bn1.running_mean.numpy(), stem.mean(dim=(0, 2, 3)).numpy(), rtol=1e-4, atol=1e-5)
+    assert model.bn1.momentum == 0.1 and int(model.bn1.num_batches_tracked) == 3
