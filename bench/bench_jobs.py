@@ -51,7 +51,7 @@ def watch(settings, job_id: str) -> tuple[dict, list[float]]:
 
 
 def stop_workers(settings) -> None:
-    for lock in settings.jobs_dir.glob("worker-*.lock"):
+    for lock in [*settings.jobs_dir.glob("worker-*.lock"), *settings.jobs_dir.glob("worker-*.starting")]:
         pid = lock.read_text().strip()
         if pid:
             subprocess.run(["kill", pid], check=False)

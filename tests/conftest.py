@@ -47,7 +47,7 @@ def small_cells(small_demo: Path):
 
 def kill_workers(home: Path) -> None:
     """Workers are detached from whatever started them, on purpose; tests stop them explicitly."""
-    for lock in (home / "jobs").glob("worker-*.lock"):
+    for lock in [*(home / "jobs").glob("worker-*.lock"), *(home / "jobs").glob("worker-*.starting")]:
         with contextlib.suppress(ValueError, ProcessLookupError, PermissionError):
             pid = int(lock.read_text().strip() or 0)
             if pid:

@@ -218,11 +218,12 @@ def ensure_workers(settings: Settings) -> list[int]:
         starting.touch()
         log = open(settings.jobs_dir / f"worker-{slot}.log", "ab")  # noqa: SIM115 - handed to the child
         env = {**os.environ, "MITOVIZ_HOME": str(settings.home)}
-        subprocess.Popen(
+        child = subprocess.Popen(
             [sys.executable, "-m", "mitoviz", "worker", "--slot", str(slot)],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True, env=env,
             cwd=str(Path(__file__).resolve().parents[2]),
         )
         log.close()
+        starting.write_text(str(child.pid))  # who to stop before the child has taken its lock
         started.append(slot)
     return started

@@ -167,3 +167,16 @@ def test_unwritable_results_folder_fails_the_job_clearly(small_demo, settings, e
         worker.wait(60)
     assert "Cannot create a run folder" in failed["error"]["what"] and "writable" in failed["error"]["fix"]
     assert ResultsStore(settings.results_dir).listing() == []
+
+
+def test_submit_starts_a_detached_worker_that_tests_and_apps_can_find(small_demo, settings, env):
+    from tests.conftest import kill_workers
+
+    job, _ = submit(_spec(small_demo, "spawned"), settings)
+    try:
+        pid = int((settings.jobs_dir / "worker-0.starting").read_text())  # known before the child takes its lock
+        done = _wait(lambda: (j := _job(settings, job["id"]))["state"] in ("done", "failed") and j)
+        assert done["state"] == "done", done.get("error")
+        assert int((settings.jobs_dir / "worker-0.lock").read_text()) == pid
+    finally:
+        kill_workers(settings.home)
