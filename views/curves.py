@@ -2,18 +2,10 @@ import streamlit as st
 
 from mitoviz.evaluate.summary import METRICS, curves
 from mitoviz.ui.charts import curve_chart
-from mitoviz.ui.data import run_data
 from mitoviz.ui.export import chart_downloads
-from mitoviz.ui.widgets import run_picker, settings, synthetic_banner
+from mitoviz.ui.widgets import open_results
 
-cfg = settings()
-st.title("Accuracy vs labels")
-run = run_picker(cfg)
-if run is None:
-    st.stop()
-data = run_data(cfg, run)
-if data.synthetic:
-    synthetic_banner()
+cfg, run, data = open_results("Accuracy vs labels")
 if data.table.empty:
     st.info("This run has no finished fits yet. The chart appears as soon as the first encoder is done.")
     st.stop()

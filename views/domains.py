@@ -2,20 +2,12 @@ import streamlit as st
 
 from mitoviz.evaluate.summary import METRICS, domain_drop, domain_matrix, lodo_table
 from mitoviz.ui.charts import drop_chart, heatmap
-from mitoviz.ui.data import run_data
 from mitoviz.ui.export import chart_downloads
-from mitoviz.ui.widgets import NEW_PAGE, empty_state, run_picker, settings, synthetic_banner
+from mitoviz.ui.widgets import NEW_PAGE, empty_state, open_results
 
 AXIS_NAMES = {"scanner": "scanner", "tumor_type": "tumour type"}
 
-cfg = settings()
-st.title("Domain shift")
-run = run_picker(cfg)
-if run is None:
-    st.stop()
-data = run_data(cfg, run)
-if data.synthetic:
-    synthetic_banner()
+cfg, run, data = open_results("Domain shift")
 table = data.table
 protocols = sorted(table["protocol"].unique()) if not table.empty else []
 axes = sorted({p.split(":", 1)[1] for p in protocols if ":" in p})

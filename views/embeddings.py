@@ -4,22 +4,15 @@ import streamlit as st
 
 from mitoviz.evaluate.summary import cell_predictions
 from mitoviz.ui.charts import embedding_map
-from mitoviz.ui.data import predictions, projections, run_data
+from mitoviz.ui.data import predictions, projections
 from mitoviz.ui.gallery import cell_images, image_grid
-from mitoviz.ui.widgets import run_picker, settings, synthetic_banner
+from mitoviz.ui.widgets import open_results
 
 COLOURS = {"scanner": "scanner", "tumor_type": "tumour type", "truth": "label", "correctness": "correct under a budget",
            "agreement": "rater agreement"}
 MAX_SELECTED = 24
 
-cfg = settings()
-st.title("Embedding maps")
-run = run_picker(cfg)
-if run is None:
-    st.stop()
-data = run_data(cfg, run)
-if data.synthetic:
-    synthetic_banner()
+cfg, run, data = open_results("Embedding maps")
 maps = projections(cfg, run)
 if maps.empty:
     st.info("This run has no embedding maps yet: they are computed after the last encoder finishes.")

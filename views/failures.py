@@ -2,21 +2,14 @@ import pandas as pd
 import streamlit as st
 
 from mitoviz.evaluate.summary import cell_predictions, disagreements
-from mitoviz.ui.data import predictions, run_data
+from mitoviz.ui.data import predictions
 from mitoviz.ui.gallery import cell_images
-from mitoviz.ui.widgets import run_picker, settings, synthetic_banner
+from mitoviz.ui.widgets import open_results
 
 PAGE_SIZE = 12
 COLUMNS = 3
 
-cfg = settings()
-st.title("Failure cases")
-run = run_picker(cfg)
-if run is None:
-    st.stop()
-data = run_data(cfg, run)
-if data.synthetic:
-    synthetic_banner()
+cfg, run, data = open_results("Failure cases")
 if data.fits.empty:
     st.info("This run has no finished fits yet.")
     st.stop()

@@ -10,6 +10,7 @@ import streamlit as st
 from mitoviz.config import Settings, load_settings
 from mitoviz.errors import MitovizError
 from mitoviz.results import ResultsStore, Run
+from mitoviz.ui.data import RunData, run_data
 
 JOBS_PAGE = "views/jobs.py"
 HOME_PAGE = "views/home.py"
@@ -75,3 +76,16 @@ def run_picker(cfg: Settings, key: str = "run") -> Run | None:
     if choice != wanted:
         st.query_params["run"] = choice
     return store.get(choice)
+
+
+def open_results(title: str) -> tuple[Settings, Run, RunData]:
+    """The head of every results page: title, run picker (stops the page when there is no run), data, banner."""
+    cfg = settings()
+    st.title(title)
+    run = run_picker(cfg)
+    if run is None:
+        st.stop()
+    data = run_data(cfg, run)
+    if data.synthetic:
+        synthetic_banner()
+    return cfg, run, data
