@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import logging
 import os
 import tempfile
 import time
@@ -105,6 +106,24 @@ def render_times(home: Path, run_id: str) -> dict[str, tuple[float, float]]:
     return out
 
 
+def map_times(home: Path, run_id: str, points: int = 50_000) -> tuple[float, float]:
+    """Embedding maps drawing ``points`` per map: one map, then two side by side (server time per rerun)."""
+    from streamlit.testing.v1 import AppTest
+
+    os.environ["MITOVIZ_HOME"] = str(home)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=600)
+    at.switch_page("views/embeddings.py")
+    at.query_params["run"] = run_id
+    at.run()
+    t0 = time.perf_counter()
+    next(s for s in at.slider if s.label == "Points drawn per map").set_value(points).run()
+    one = time.perf_counter() - t0
+    second = next(s for s in at.selectbox if s.label == "Side by side with")
+    t0 = time.perf_counter()
+    second.set_value(second.options[1]).run()
+    return one, time.perf_counter() - t0
+
+
 def report(title: str, times: dict[str, tuple[float, float]]) -> None:
     base = times["views/home.py"][1]
     print(title)
@@ -113,6 +132,10 @@ def report(title: str, times: dict[str, tuple[float, float]]) -> None:
 
 
 def main() -> None:
+    import streamlit.runtime.scriptrunner_utils.script_run_context  # noqa: F401 - creates the logger silenced below
+
+    # AppTest outside a server warns about a missing ScriptRunContext on every run.
+    logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").disabled = True
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cells", type=int, default=100_000)
     parser.add_argument("--demo-home", type=Path, help="a home folder holding a finished demo run")
@@ -123,6 +146,9 @@ def main() -> None:
         print(f"wrote the large store in {time.perf_counter() - t0:.0f} s")
         report(f"large store: {args.cells:,} cells × 6 encoders × 11 budgets × 5 seeds × 4 training sets",
                render_times(Path(tmp), run_id))
+        points = min(50_000, args.cells)
+        one, two = map_times(Path(tmp), run_id, points)
+        print(f"  embedding maps at {points:,} points: one map {one:.2f} s, two side by side {two:.2f} s per rerun")
     if args.demo_home:
         demo = ResultsStore(args.demo_home / "results").runs()[0]
         report(f"demo store ({demo.run_id})", render_times(args.demo_home, demo.run_id))
