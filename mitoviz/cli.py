@@ -158,9 +158,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         run = run_experiment(spec, settings, reporter, resume=args.resume)
     finally:
         reporter.close()
-    m = run.manifest()
-    print(f"Run {run.run_id} {m['status']} in {m.get('seconds', 0)} s: {len(run.fits())} fits. "
-          f"Results in {run.root}")
+    print(f"Results in {run.root}")
     return 0
 
 

@@ -30,7 +30,7 @@ st.caption(
 degenerate = table[table["degenerate"] > 0]
 if not degenerate.empty:
     worst = degenerate.sort_values("degenerate", ascending=False).iloc[0]
-    points = "point includes" if len(degenerate) == 1 else f"{len(degenerate)} points include"
+    points = "one point includes" if len(degenerate) == 1 else f"{len(degenerate)} points include"
     st.warning(
         f"{points.capitalize()} fits that predict one class for every test cell (chance level), e.g. "
         f"{worst['label']} at {worst['budget']}: {worst['degenerate']:.0%} of its seeds. They are shown, not hidden."

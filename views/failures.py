@@ -57,9 +57,9 @@ def cards(cells: pd.DataFrame, per_method: pd.DataFrame, key: str) -> None:
                     .drop(columns="correct").rename(columns={"label": "method", "prob": "P"}),
                     hide_index=True, width="stretch",
                     column_config={
-                        "method": st.column_config.TextColumn(width=150),
+                        "method": st.column_config.TextColumn(width=168),
                         "P": st.column_config.ProgressColumn("P", help=f"predicted probability of {data.positive}",
-                                                             min_value=0.0, max_value=1.0, format="%.2f", width=90),
+                                                             min_value=0.0, max_value=1.0, format="%.2f", width=78),
                         "ok": st.column_config.TextColumn("", help="✓ right, ✗ wrong", width=32),
                     },
                 )

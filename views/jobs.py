@@ -11,7 +11,8 @@ cfg = settings()
 st.title("Jobs")
 st.caption("Benchmarks run in a background worker: close the tab or restart the app, and they keep going.")
 
-STATE_ICONS = {"queued": "⏳", "running": "▶️", "done": "✅", "failed": "❌", "cancelled": "⏹️", "interrupted": "⚠️"}
+STATE_ICONS = {"queued": ":material/schedule:", "running": ":material/play_circle:", "done": ":material/check_circle:",
+               "failed": ":material/error:", "cancelled": ":material/stop_circle:", "interrupted": ":material/warning:"}
 
 
 def _duration(seconds: float | None) -> str:
@@ -48,10 +49,9 @@ def _act(action: str, job_id: str) -> None:
 
 
 def job_card(job: dict, expanded: bool) -> None:
-    icon = STATE_ICONS.get(job["state"], "")
     elapsed = (job.get("finished") or time.time()) - job["started"] if job.get("started") else None
-    title = f"{icon} {job['name']} · {job['state']} · {_duration(elapsed)} · job {job['id']}"
-    with st.expander(title, expanded=expanded):
+    title = f"{job['name']} · {job['state']} · {_duration(elapsed)} · job {job['id']}"
+    with st.expander(title, expanded=expanded, icon=STATE_ICONS.get(job["state"])):
         if job.get("cancel_requested") and job["state"] == "running":
             st.warning("Cancel requested: stopping at the next checkpoint…")
         stages = sorted(job["stages"].items(), key=lambda kv: kv[1].get("order", 0))

@@ -406,17 +406,22 @@ def run_experiment(
             timings[encoder] = time.monotonic() - t0
         if spec.e2e:
             t0 = time.monotonic()
+            reporter.log(f"Training {spec.e2e.name}, the end-to-end CNN, once per fit ({len(plan.fits)} fits)")
             _e2e_part(plan, run, settings, device, reporter)
             timings[spec.e2e.name] = time.monotonic() - t0
+            reporter.log(f"{spec.e2e.name}: {len(plan.fits)} fits in {timings[spec.e2e.name]:.1f} s")
         t0 = time.monotonic()
+        reporter.log("Embedding maps and the Robustness Index")
         _projection_part(plan, run, embeddings, settings, reporter)
         timings["maps and robustness"] = time.monotonic() - t0
     except BaseException as exc:
         status = "cancelled" if type(exc).__name__ == "Cancelled" else "failed"
         run.update_manifest(status=status, error=str(exc), timings=timings)
         raise
-    run.update_manifest(status="complete", seconds=round(time.monotonic() - started, 1), timings=timings,
-                        n_fits_done=len(run.fits()), finished=time.strftime("%Y-%m-%d %H:%M:%S"))
+    seconds, n_fits = round(time.monotonic() - started, 1), len(run.fits())
+    run.update_manifest(status="complete", seconds=seconds, timings=timings, n_fits_done=n_fits,
+                        finished=time.strftime("%Y-%m-%d %H:%M:%S"))
+    reporter.log(f"Run {run.run_id} complete in {seconds} s: {n_fits} fits")
     return run
 
 

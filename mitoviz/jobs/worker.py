@@ -7,6 +7,7 @@ whose worker dies is requeued by the next worker and resumes from its cached sha
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import subprocess
@@ -78,15 +79,25 @@ class JobReporter(Reporter):
         return self._cancel
 
 
+def _try_lock(handle: Any) -> bool:
+    """A POSIX record lock: it belongs to this process alone, so forked children (patch readers) never
+    hold it, and it goes when the process dies, however it dies."""
+    try:
+        fcntl.lockf(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        if exc.errno in (errno.EACCES, errno.EAGAIN):
+            return False
+        raise
+    return True
+
+
 def _lock(settings: Settings, slot: int) -> Any:
     settings.jobs_dir.mkdir(parents=True, exist_ok=True)
     handle = open(settings.jobs_dir / f"worker-{slot}.lock", "a+")  # noqa: SIM115 - held for the process's life
     for _ in range(20):  # worker_alive() holds the lock for an instant while it checks
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        if _try_lock(handle):
             break
-        except BlockingIOError:
-            time.sleep(0.1)
+        time.sleep(0.1)
     else:
         handle.close()
         return None
@@ -197,12 +208,10 @@ def worker_alive(settings: Settings, slot: int = 0) -> bool:
     path = settings.jobs_dir / f"worker-{slot}.lock"
     if not path.exists():
         return False
-    with open(path) as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+    with open(path, "a") as handle:  # lockf needs a handle open for writing
+        if not _try_lock(handle):
             return True
-        fcntl.flock(handle, fcntl.LOCK_UN)
+        fcntl.lockf(handle, fcntl.LOCK_UN)
         return False
 
 

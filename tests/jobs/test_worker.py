@@ -35,8 +35,8 @@ def _spec(small_demo, name="job", **changes) -> ExperimentSpec:
     return ExperimentSpec.from_dict({**base, **changes})
 
 
-def _worker(env, *args) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "mitoviz", "worker", "--idle-exit", "4", *args], cwd=ROOT,
+def _worker(env, *args, idle_exit: float = 4) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "mitoviz", "worker", "--idle-exit", str(idle_exit), *args], cwd=ROOT,
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -96,7 +96,7 @@ def test_sigkill_during_embedding_resumes_without_recomputing_finished_shards(sm
     assert 2 <= len(finished) < entry.n_shards
     written = {s: entry.shard_path(s).stat().st_mtime_ns for s in finished}
     assert _job(settings, job["id"])["state"] == "running"  # nobody noticed yet
-    worker = _worker(env)
+    worker = _worker(env, idle_exit=30)  # outlives the 4 s until the dead worker's heartbeat counts as stale
     try:
         done = _wait(lambda: _job(settings, job["id"])["state"] == "done" and _job(settings, job["id"]), 240)
     finally:
