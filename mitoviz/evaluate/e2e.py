@@ -4,7 +4,7 @@ Adam (lr 1e-4), batch 16, class-balanced sampling (50 % mitotic figures per batc
 centre jitter of up to ±10 % of the patch, flips and right-angle rotations, binary cross-entropy
 on one logit, and the checkpoint with the lowest validation loss (20 % of the labelled draw).
 Not in the published recipe: after each epoch the BatchNorm statistics are recomputed exactly on
-(up to 512 of) the training cells, which steadies short runs such as the CPU demo.
+(a random 512 of) the training cells, which steadies short runs such as the CPU demo.
 ImageNet initialisation when the torchvision weights are on disk, random otherwise (recorded).
 """
 
@@ -135,6 +135,10 @@ def train_e2e(
     to_batch = _Batches(device)
     train_idx, val_idx = _val_split(labels, rng)
     val_x = centre_crop(images[val_idx], input_size)
+    if len(train_idx) > BN_CALIBRATION_CELLS:
+        calibration_x = centre_crop(images[np.sort(rng.choice(train_idx, BN_CALIBRATION_CELLS, replace=False))], input_size)
+    else:
+        calibration_x = centre_crop(images[train_idx], input_size)
     val_y = torch.tensor(labels[val_idx], dtype=torch.float32, device=device)
     pos, neg = train_idx[labels[train_idx] == 1], train_idx[labels[train_idx] == 0]
     if not len(pos) or not len(neg):
@@ -156,7 +160,7 @@ def train_e2e(
             loss.backward()
             optimiser.step()
         epochs_run = epoch
-        _recalibrate_batchnorm(model, centre_crop(images[train_idx[:BN_CALIBRATION_CELLS]], input_size), to_batch)
+        _recalibrate_batchnorm(model, calibration_x, to_batch)
         if len(val_idx):
             val_loss = F.binary_cross_entropy_with_logits(_logits(model, val_x, to_batch), val_y).item()
         else:
