@@ -22,7 +22,8 @@ facet = c4.selectbox("Split test results by", axes, format_func=lambda a: {"all"
                                                                            "tumor_type": "tumour type"}.get(a, a))
 
 table = curves(rows[rows["train_domain"] == train_domain], metric, facet)
-st.altair_chart(curve_chart(table, metric), width="content")
+chart = curve_chart(table, metric)
+st.altair_chart(chart, width="content")
 st.caption(
     "Lines: mean over seeds; band: ± 1 sd; dashed: the end-to-end CNN. Click a legend entry to isolate a method "
     "(shift-click for several). The x axis counts labelled training cells."
@@ -43,4 +44,4 @@ with st.expander("The numbers behind the chart"):
     shown = table[["label", "budget", "n_train", "test_domain", "mean", "sd", "ci_low", "ci_high", "n_seeds", "n_test",
                    "degenerate"]]
     st.dataframe(shown, hide_index=True, width="stretch")
-chart_downloads(curve_chart(table, metric), table, f"{run.run_id}-{metric}-curves")
+chart_downloads(chart, table, f"{run.run_id}-{metric}-curves")

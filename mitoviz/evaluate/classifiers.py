@@ -341,7 +341,7 @@ def make_classifier(name: str, **params: Any) -> BaseEstimator:
     return estimator
 
 
-def batched_config(name: str, params: Mapping[str, Any], n_features: int) -> dict[str, Any] | None:
+def batched_config(name: str, params: Mapping[str, Any]) -> dict[str, Any] | None:
     """How :func:`~mitoviz.evaluate.sweep.sweep` can batch ``name`` with ``params``, or None.
 
     Returns None when the parameters change the objective in a way the batched solvers do

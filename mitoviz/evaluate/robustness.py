@@ -125,9 +125,7 @@ def robustness_index(
         for start in range(0, n, chunk):
             stop = min(start + chunk, n)
             sim = Xt[start:stop] @ Xt.T
-            sim.masked_fill_(grp_t[start:stop, None] == grp_t[None, :], -math.inf)
-            rows = torch.arange(stop - start, device=dev)
-            sim[rows, rows + start] = -math.inf
+            sim.masked_fill_(grp_t[start:stop, None] == grp_t[None, :], -math.inf)  # the cell itself too
             top, nb = sim.topk(k_eff, dim=1)
             valid = torch.isfinite(top)
             same_class = lab_t[nb] == lab_t[start:stop, None]

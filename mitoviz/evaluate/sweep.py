@@ -862,7 +862,7 @@ def sweep(
 
     if isinstance(classifier, str):
         estimator = make_classifier(classifier, **params)
-        config = batched_config(classifier, params, n_features=X.shape[1]) if engine != "sklearn" else None
+        config = batched_config(classifier, params) if engine != "sklearn" else None
     else:
         estimator = clone(classifier).set_params(**params) if params else classifier
         config = None

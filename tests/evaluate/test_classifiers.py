@@ -159,22 +159,22 @@ def test_platt_svc_one_shot_budget_still_gives_probabilities(data) -> None:
 
 
 def test_batched_config_only_for_objectives_it_implements() -> None:
-    assert batched_config("logreg", {}, 16) == {
+    assert batched_config("logreg", {}) == {
         "kind": "logreg",
         "C": 1.0,
         "class_weight": None,
         "fit_intercept": True,
     }
-    assert batched_config("logreg", {"l1_ratio": 1.0, "solver": "saga"}, 16) is None
-    assert batched_config("logreg", {"solver": "liblinear"}, 16) is None
-    assert batched_config("linear-probe", {"C": 2.0}, 16) == {"kind": "linear-probe", "C": 2.0}
-    assert batched_config("knn", {"n_neighbors": 5, "weights": "distance"}, 16) == {
+    assert batched_config("logreg", {"l1_ratio": 1.0, "solver": "saga"}) is None
+    assert batched_config("logreg", {"solver": "liblinear"}) is None
+    assert batched_config("linear-probe", {"C": 2.0}) == {"kind": "linear-probe", "C": 2.0}
+    assert batched_config("knn", {"n_neighbors": 5, "weights": "distance"}) == {
         "kind": "knn",
         "n_neighbors": 5,
         "weights": "distance",
     }
-    assert batched_config("svm", {}, 16) is None
-    assert batched_config("nielsen-logreg", {}, 16) is None
+    assert batched_config("svm", {}) is None
+    assert batched_config("nielsen-logreg", {}) is None
 
 
 def test_device_resolution() -> None:
