@@ -43,7 +43,7 @@ else:
             st.caption("No fits for this budget.")
         else:
             chart = drop_chart(drops, metric)
-            st.altair_chart(chart, width="content")
+            st.altair_chart(chart, width="stretch", height=90 + 34 * len(drops))
             st.dataframe(drops, hide_index=True, width="stretch", column_config={
                 c: st.column_config.NumberColumn(format="%.3f") for c in ("in_domain", "out_of_domain", "drop", "drop_sd")})
             chart_downloads(chart, drops, f"{run.run_id}-{axis}-drop")

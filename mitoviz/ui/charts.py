@@ -65,7 +65,7 @@ def heatmap(data: pd.DataFrame, metric: str, columns: int = 3) -> alt.Chart:
     """Train domain × test domain per method (``label``); the diagonal (in-domain) is outlined."""
     n = max(1, data["test_domain"].nunique()) if not data.empty else 1
     base = alt.Chart().encode(
-        x=alt.X("test_domain:N", title="tested on", axis=alt.Axis(labelAngle=-30, labelLimit=160)),
+        x=alt.X("test_domain:N", title="tested on", axis=alt.Axis(labelAngle=-45, labelLimit=160, labelOverlap=False)),
         y=alt.Y("train_domain:N", title="trained on", axis=alt.Axis(labelLimit=160)),
     )
     cells = base.mark_rect(stroke="#fff", strokeWidth=1).encode(
