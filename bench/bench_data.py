@@ -18,7 +18,7 @@ import openslide
 
 from mitoviz.data.patches import PatchReader, PatchSettings
 from mitoviz.data.presets import load_dataset
-from mitoviz.data.synthetic import generate_demo
+from mitoviz.demo import generate_demo
 
 
 def plain_loop(cells, size: int) -> np.ndarray:

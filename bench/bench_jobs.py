@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from mitoviz.config import load_settings
-from mitoviz.data.synthetic import generate_demo
+from mitoviz.demo import generate_demo
 from mitoviz.experiment.runner import run_experiment
 from mitoviz.experiment.spec import ExperimentSpec
 from mitoviz.jobs import job_store, submit

@@ -93,7 +93,7 @@ def cmd_inspect(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_demo_data(args: argparse.Namespace, settings: Settings) -> int:
-    from mitoviz.data.synthetic import generate_demo
+    from mitoviz.demo import generate_demo
 
     target = Path(args.dir) if args.dir else settings.demo_dir
     started = time.monotonic()

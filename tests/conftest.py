@@ -33,7 +33,7 @@ def settings(mitoviz_home: Path) -> Settings:
 @pytest.fixture(scope="session")
 def small_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small synthetic MIDOG-format set (6 images, 3 scanners × 2 tumour types), made once per session."""
-    from mitoviz.data.synthetic import generate_demo
+    from mitoviz.demo import generate_demo
 
     return generate_demo(tmp_path_factory.mktemp("small-demo"), seed=1, images_per_domain=1, image_size=512)
 

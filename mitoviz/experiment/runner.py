@@ -91,7 +91,7 @@ DEMO_DATASET = "mitoviz-demo"
 def ensure_demo_data(settings: Settings, reporter: Reporter | None = None) -> None:
     """The built-in demo set is generated on first use (it needs no download)."""
     from mitoviz.data.presets import find_preset
-    from mitoviz.data.synthetic import generate_demo
+    from mitoviz.demo import generate_demo
 
     if find_preset(DEMO_DATASET, settings).ready:
         return

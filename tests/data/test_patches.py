@@ -4,7 +4,7 @@ import pytest
 from PIL import Image
 
 from mitoviz.data.patches import PatchReader, PatchSettings
-from mitoviz.data.synthetic import write_pyramid_tiff
+from mitoviz.demo import write_pyramid_tiff
 from mitoviz.errors import PatchError
 
 

@@ -22,7 +22,7 @@ from threadpoolctl import threadpool_limits
 
 from mitoviz.data.cells import IMPOSTER, MITOTIC
 from mitoviz.data.midog import load_midog
-from mitoviz.data.synthetic import (
+from mitoviz.demo import (
     DEMO_JSON,
     DEMO_README,
     DEMO_SCANNERS_CSV,
