@@ -132,10 +132,20 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     )
 
 
-def resolve_device(name: str = "auto") -> str:
-    """``auto`` means the first GPU when torch sees one, else the CPU."""
-    if name != "auto":
-        return name
+def resolve_device(name: Any = "auto") -> str:
+    """The torch device to compute on, as a string (``torch.device(...)`` takes it as it is).
+
+    ``auto`` means the first GPU when torch sees one, else the CPU. ``name`` may be a device name or a
+    ``torch.device``. An unknown name, or CUDA where torch sees no GPU, is a SpecError that says what to use.
+    """
     import torch
 
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    if str(name) == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError) as exc:
+        raise SpecError(f"Unknown device {name!r}.", 'Use "cpu", "cuda", "cuda:N" or "auto".') from exc
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise SpecError(f"Device {name!r} was asked for but CUDA is not available.", 'Use device="cpu".')
+    return str(device)

@@ -34,6 +34,7 @@ from sklearn.svm import SVC
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from mitoviz.config import resolve_device
 from mitoviz.errors import BudgetError, SpecError
 
 
@@ -47,19 +48,6 @@ def _require_two_classes(classes: np.ndarray, name: str) -> None:
             f"{name} got training labels of one class only ({classes[0]!r}); it needs at least two.",
             "Draw cells of every class into each training set.",
         )
-
-
-def resolve_device(device: str | torch.device) -> torch.device:
-    """A torch device (``"auto"``: CUDA when available); SpecError when CUDA is missing."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise SpecError(f"Unknown device {device!r}.", 'Use "cpu", "cuda", "cuda:N" or "auto".') from exc
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise SpecError(f"Device {device!r} was asked for but CUDA is not available.", 'Use device="cpu".')
-    return dev
 
 
 class LinearProbe(ClassifierMixin, BaseEstimator):
@@ -93,7 +81,7 @@ class LinearProbe(ClassifierMixin, BaseEstimator):
         self.C_ = dim * n_classes / 100 if self.C is None else float(self.C)
         if not self.C_ > 0:
             raise SpecError(f"LinearProbe needs C > 0, got {self.C_}.")
-        dev = resolve_device(self.device)
+        dev = torch.device(resolve_device(self.device))
         feats = torch.tensor(X, dtype=torch.float32, device=dev)
         target = torch.as_tensor(labels, dtype=torch.long, device=dev)
         linear = torch.nn.Linear(dim, n_classes, bias=True).to(dev)

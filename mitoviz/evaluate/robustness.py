@@ -31,8 +31,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from mitoviz.config import resolve_device
 from mitoviz.errors import SpecError
-from mitoviz.evaluate.classifiers import resolve_device
 
 RI_SCALE = (
     "share SO/(SO+OS) in [0, 1]; higher = biology dominates; 0.5 = neutral in a balanced design, "
@@ -115,7 +115,7 @@ def robustness_index(
             "The Robustness Index needs at least two confounder values (e.g. two scanners).",
             "Pick a confounder that varies in this data set.",
         )
-    dev = resolve_device(device)
+    dev = torch.device(resolve_device(device))
     Xt = torch.as_tensor(np.ascontiguousarray(X, dtype=np.float32)).to(dev)
     Xt = Xt / Xt.norm(dim=1, keepdim=True).clamp_min(1e-12)
     lab_t, conf_t, grp_t = (torch.from_numpy(a).to(dev) for a in (lab, conf, grp))

@@ -12,6 +12,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.utils.estimator_checks import check_estimator
 
+from mitoviz.config import resolve_device
 from mitoviz.errors import BudgetError, SpecError
 from mitoviz.evaluate.classifiers import (
     CLASSIFIERS,
@@ -22,7 +23,6 @@ from mitoviz.evaluate.classifiers import (
     batched_config,
     list_classifiers,
     make_classifier,
-    resolve_device,
 )
 
 
@@ -178,8 +178,10 @@ def test_batched_config_only_for_objectives_it_implements() -> None:
 
 
 def test_device_resolution() -> None:
-    assert resolve_device("cpu").type == "cpu"
-    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    """One resolve_device for the code base (mitoviz.config): a string torch.device() takes as it is."""
+    assert torch.device(resolve_device("cpu")).type == "cpu"
+    assert torch.device(resolve_device("auto")).type == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert resolve_device(torch.device("cpu")) == "cpu"
     with pytest.raises(SpecError):
         resolve_device("tpu-9000")
     if not torch.cuda.is_available():

@@ -16,7 +16,8 @@ from threadpoolctl import threadpool_limits
 from mitoviz.errors import BudgetError, SpecError
 from mitoviz.evaluate.classifiers import KNeighborsCappedWarning, LinearProbe, PlattSVC
 from mitoviz.evaluate.metrics import binary_metrics_many
-from mitoviz.evaluate.sweep import LinearFits, fit_linear, knn_predict, sweep
+from mitoviz.evaluate.solvers import LinearFits, fit_linear, knn_predict
+from mitoviz.evaluate.sweep import sweep
 
 PER_CLASS = (1, 2, 5, 20, 60, 150)
 
