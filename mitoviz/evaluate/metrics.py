@@ -4,9 +4,8 @@ Conventions (shared by :func:`binary_metrics` and :func:`binary_metrics_many`):
 
 - ``y_true`` holds 0/1 (or bool) labels, 1 = the positive class (e.g. mitotic figure);
   ``prob`` is the predicted probability of the positive class.
-- The predicted label is ``prob > threshold`` (strictly greater), which is what
-  scikit-learn's ``predict`` does for logistic regression (decision value > 0) and what
-  an argmax does for kNN votes, so ties at 0.5 go to the negative class.
+- The predicted label comes from :func:`mitoviz.evaluate.decision.predicted_positive`
+  (``prob > threshold``, strictly greater), so ties at 0.5 go to the negative class.
 - Metrics undefined on the data are NaN, never silently 0: ``auroc`` when ``y_true``
   holds one class only. ``balanced_accuracy`` then averages the recall of the classes
   present (as scikit-learn does), ``f1`` of the positive class is 0 when it has no true
@@ -23,6 +22,7 @@ import numpy as np
 from scipy import stats
 
 from mitoviz.errors import SpecError
+from mitoviz.evaluate.decision import THRESHOLD, degenerate, predicted_positive
 
 ECE_BINS = 15
 
@@ -63,7 +63,7 @@ def _check_inputs(y_true: np.ndarray, probs: np.ndarray) -> tuple[np.ndarray, np
 
 
 def binary_metrics_many(
-    y_true: np.ndarray, probs: np.ndarray, threshold: float = 0.5
+    y_true: np.ndarray, probs: np.ndarray, threshold: float = THRESHOLD
 ) -> dict[str, np.ndarray]:
     """Metrics of many fits on the same test cells, vectorised over fits.
 
@@ -88,7 +88,7 @@ def binary_metrics_many(
         raise SpecError("probs must be a 2-D array [n_fits, n_test].", "Stack one row per fit.")
     y2 = np.broadcast_to(y, p.shape)
     n = p.shape[1]
-    pred = p > threshold
+    pred = predicted_positive(p, threshold)
     pos = y2 == 1
     n_pos = pos.sum(axis=1).astype(np.float64)
     n_neg = n - n_pos
@@ -125,7 +125,6 @@ def binary_metrics_many(
     ece = np.abs(acc_sum - conf_sum).reshape(p.shape[0], ECE_BINS).sum(axis=1) / n
 
     brier = ((p - y2) ** 2).mean(axis=1)
-    degenerate = (pred_pos == 0) | (pred_pos == n)
     return {
         "balanced_accuracy": balanced,
         "auroc": auroc,
@@ -136,11 +135,11 @@ def binary_metrics_many(
         "brier": brier,
         "n": np.full(p.shape[0], n, dtype=np.int64),
         "n_pos": n_pos.astype(np.int64),
-        "degenerate": degenerate,
+        "degenerate": degenerate(pred, axis=1),
     }
 
 
-def binary_metrics(y_true: np.ndarray, prob: np.ndarray, threshold: float = 0.5) -> dict[str, float]:
+def binary_metrics(y_true: np.ndarray, prob: np.ndarray, threshold: float = THRESHOLD) -> dict[str, float]:
     """Metrics of one fit: see :func:`binary_metrics_many` for the definitions.
 
     Keys: balanced_accuracy, auroc, f1, accuracy, kappa, ece, brier (floats, NaN where

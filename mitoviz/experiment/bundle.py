@@ -15,6 +15,7 @@ from PIL import Image
 from mitoviz.config import Settings
 from mitoviz.data.patches import PatchReader, PatchSettings
 from mitoviz.errors import PatchError
+from mitoviz.evaluate.decision import predicted_positive
 from mitoviz.files import write_atomic
 from mitoviz.results import CONTEXT_EXTENT, CONTEXT_PX, PATCH_PX, ResultsStore, Run
 
@@ -36,7 +37,7 @@ def wrong_counts(run: Run) -> pd.Series:
     if preds.empty:
         return pd.Series(dtype=int)
     truth = (cells["label"].to_numpy() == positive)[preds["cell"].to_numpy()]
-    wrong = (preds["prob"].to_numpy() >= 0.5) != truth
+    wrong = predicted_positive(preds["prob"].to_numpy()) != truth
     return pd.Series(wrong.astype(int), index=preds["cell"].to_numpy()).groupby(level=0).sum()
 
 
