@@ -1,15 +1,22 @@
-import numpy as np
 import pandas as pd
 import streamlit as st
 
-from mitoviz.evaluate.summary import cell_predictions
+from mitoviz.report import (
+    cell_predictions,
+    cell_rows,
+    in_box,
+    map_colours,
+    map_correctness,
+    map_points,
+    map_sample,
+    result_axes,
+    select_fits,
+)
 from mitoviz.ui.charts import embedding_map
 from mitoviz.ui.data import predictions, projections
 from mitoviz.ui.gallery import cell_images, image_grid
 from mitoviz.ui.widgets import open_results
 
-COLOURS = {"scanner": "scanner", "tumor_type": "tumour type", "truth": "label", "correctness": "correct under a budget",
-           "agreement": "rater agreement"}
 MAX_SELECTED = 24
 
 cfg, run, data = open_results("Embedding maps")
@@ -22,24 +29,21 @@ encoders = sorted(maps["encoder"].unique())
 c1, c2, c3 = st.columns(3)
 first = c1.selectbox("Encoder", encoders)
 second = c2.selectbox("Side by side with", ["(none)", *[e for e in encoders if e != first]])
-colour = c3.selectbox("Colour by", list(COLOURS), format_func=COLOURS.get)
+axes = result_axes(data.table)
+colours = map_colours(axes)
+colour = c3.selectbox("Colour by", list(colours), format_func=colours.get)
 
-cells = data.cells.rename(columns={"label": "truth"})
-points = maps.merge(cells[["cell", "cell_id", "truth", "scanner", "tumor_type", "agreement", "slide"]], on="cell")
+points = map_points(maps, data.cells, axes)
 
 if colour == "correctness":
-    probe_fits = data.fits[(data.fits["kind"] == "probe") & (data.fits["protocol"] == "pooled")]
+    probe_fits = select_fits(data.fits, kind="probe", protocol="pooled")
     d1, d2, d3 = st.columns(3)
     budget = d1.selectbox("Budget", data.budgets(), index=len(data.budgets()) - 1)
     seed = d2.selectbox("Seed", sorted(data.fits["seed"].unique()))
     classifier = d3.selectbox("Classifier", sorted(probe_fits["classifier"].unique()))
-    chosen = probe_fits[(probe_fits["budget"] == budget) & (probe_fits["seed"] == seed)
-                        & (probe_fits["classifier"] == classifier) & (probe_fits["method"].isin([first, second]))]
+    chosen = select_fits(probe_fits, budget=budget, seed=seed, classifier=classifier, method=[first, second])
     preds = cell_predictions(predictions(cfg, run, chosen["fit_id"].tolist()), chosen, data.cells, data.positive)
-    verdict = preds.assign(correctness=np.where(preds["correct"], "correct", "wrong"))[["cell", "label", "correctness"]]
-    verdict["encoder"] = verdict["label"].str.split(" · ").str[0]
-    points = points.merge(verdict[["cell", "encoder", "correctness"]], on=["cell", "encoder"], how="left")
-    points["correctness"] = points["correctness"].fillna("not in the test set")
+    points = map_correctness(points, preds)
     st.caption("Pooled protocol. Cells outside this seed's test set were used for training or held out.")
 elif colour == "agreement" and points["agreement"].isna().all():
     st.info("This data set has no per-rater votes, so there is no agreement to colour by.")
@@ -51,18 +55,15 @@ limit = st.slider("Points drawn per map", 1000, max(1000, total), min(total, 20_
 
 
 def draw(encoder: str, column) -> pd.DataFrame:
-    frame = points[points["encoder"] == encoder]
-    if len(frame) > limit:
-        frame = frame.sample(limit, random_state=0)
+    frame = map_sample(points, encoder, limit)
     method = frame["method"].iloc[0].upper() if len(frame) else ""
     with column:
-        event = st.altair_chart(embedding_map(frame, colour, f"{encoder} ({method})"), on_select="rerun",
+        event = st.altair_chart(embedding_map(frame, colour, f"{encoder} ({method})", axes=axes), on_select="rerun",
                                 key=f"map-{encoder}", width="stretch")
     box = (event.selection.get("brush") or {}) if event else {}
     if not box or "u" not in box:
         return frame.iloc[0:0]
-    (u0, u1), (v0, v1) = box["u"], box["v"]
-    return frame[frame["u"].between(u0, u1) & frame["v"].between(v0, v1)]
+    return in_box(frame, box["u"], box["v"])
 
 
 columns = st.columns(2) if second != "(none)" else [st.container()]
@@ -77,6 +78,6 @@ if picked.empty:
 else:
     st.caption(f"{len(picked)} cells selected" + (f"; showing {MAX_SELECTED}" if len(picked) > MAX_SELECTED else ""))
     shown = picked.head(MAX_SELECTED)
-    rows = data.cells.set_index("cell").loc[shown["cell"]].reset_index()
-    captions = [f"{r.label} · {r.scanner}" for r in rows.itertuples()]
+    rows = cell_rows(data.cells, shown["cell"])
+    captions = [" · ".join(str(r[c]) for c in ["label", *axes[:1]]) for _, r in rows.iterrows()]
     image_grid(cell_images(run, rows), captions)

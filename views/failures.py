@@ -1,7 +1,21 @@
 import pandas as pd
 import streamlit as st
 
-from mitoviz.evaluate.summary import cell_predictions, disagreements
+from mitoviz.report import (
+    axis_name,
+    budget_order,
+    cell_predictions,
+    disagreement_patterns,
+    disagreements,
+    misclassified,
+    n_tested,
+    pattern_cells,
+    present_axes,
+    protocol_order,
+    result_axes,
+    select_fits,
+    train_domains,
+)
 from mitoviz.ui.data import predictions
 from mitoviz.ui.gallery import cell_images
 from mitoviz.ui.widgets import open_results
@@ -14,22 +28,20 @@ if data.fits.empty:
     st.info("This run has no finished fits yet.")
     st.stop()
 
-fits = data.fits.assign(label=data.fits["method"].astype(str))
 c1, c2, c3, c4 = st.columns(4)
-protocols = sorted(fits["protocol"].unique(), key=lambda p: (p != "pooled", p))
-protocol = c1.selectbox("Protocol", protocols)
-in_protocol = fits[fits["protocol"] == protocol]
-train_domain = c2.selectbox("Trained on", sorted(in_protocol["train_domain"].unique()))
-budgets = [b for b in data.budgets() if b in set(in_protocol["budget"])]
+protocol = c1.selectbox("Protocol", protocol_order(data.fits))
+in_protocol = select_fits(data.fits, protocol=protocol)
+train_domain = c2.selectbox("Trained on", train_domains(in_protocol, protocol))
+budgets = budget_order(in_protocol)
 budget = c3.selectbox("Label budget", budgets, index=len(budgets) - 1)
 seed = c4.selectbox("Seed", sorted(in_protocol["seed"].unique()))
-same = in_protocol[(in_protocol["train_domain"] == train_domain) & (in_protocol["budget"] == budget)
-                   & (in_protocol["seed"] == seed)]
+same = select_fits(in_protocol, train_domain=train_domain, budget=budget, seed=seed)
 preds = cell_predictions(predictions(cfg, run, same["fit_id"].tolist()), same, data.cells, data.positive)
 if preds.empty:
     st.info("No predictions for this choice.")
     st.stop()
 methods = sorted(preds["label"].unique())
+axes = present_axes(preds, result_axes(data.table))
 
 
 def votes(row: pd.Series) -> str:
@@ -49,7 +61,7 @@ def cards(cells: pd.DataFrame, per_method: pd.DataFrame, key: str) -> None:
                                       strict=False):
             with col.container(border=True):
                 st.image(img, width="stretch")
-                st.markdown(f"**{row['truth']}** · {row['scanner']} · {row['tumor_type']}")
+                st.markdown(" · ".join([f"**{row['truth']}**", *(str(row[a]) for a in axes)]))
                 st.caption(f"raters: {votes(row)}")
                 probs = per_method[per_method["cell"] == row["cell"]][["label", "prob", "correct"]]
                 st.dataframe(
@@ -66,25 +78,17 @@ def cards(cells: pd.DataFrame, per_method: pd.DataFrame, key: str) -> None:
                 st.caption(f"`{row['cell_id']}`")
 
 
-errors_tab, compare_tab = st.tabs(["Misclassified cells", "Frozen encoders vs end-to-end CNN"])
+errors_tab, compare_tab = st.tabs(["Misclassified cells", "Frozen vs trained methods"])
 with errors_tab:
-    f1, f2, f3, f4 = st.columns(4)
+    f1, f2, *filter_columns = st.columns(2 + len(axes))
     method = f1.selectbox("Method", methods)
-    kind = f2.selectbox("Error", ["both", f"missed {data.positive}", f"called {data.positive} wrongly"])
-    scanners = f3.multiselect("Scanner", sorted(preds["scanner"].dropna().unique()))
-    tumours = f4.multiselect("Tumour type", sorted(preds["tumor_type"].dropna().unique()))
+    errors = {"both": "both", f"missed {data.positive}": "missed", f"called {data.positive} wrongly": "false positive"}
+    kind = f2.selectbox("Error", list(errors))
+    filters = {a: col.multiselect(axis_name(a).capitalize(), sorted(preds[a].dropna().unique()))
+               for a, col in zip(axes, filter_columns, strict=True)}
     confidence = st.slider("Confidence of the wrong answer", 0.5, 1.0, (0.5, 1.0), 0.05)
-    wrong = preds[(preds["label"] == method) & ~preds["correct"]]
-    if kind.startswith("missed"):
-        wrong = wrong[wrong["is_positive"]]
-    elif kind.startswith("called"):
-        wrong = wrong[~wrong["is_positive"]]
-    if scanners:
-        wrong = wrong[wrong["scanner"].isin(scanners)]
-    if tumours:
-        wrong = wrong[wrong["tumor_type"].isin(tumours)]
-    wrong = wrong[wrong["wrong_confidence"].between(*confidence)].sort_values("wrong_confidence", ascending=False)
-    n_test = int((preds["label"] == method).sum())
+    wrong = misclassified(preds, method, errors[kind], filters, confidence)
+    n_test = n_tested(preds, method)
     st.caption(f"{len(wrong)} wrong of {n_test} test cells for {method}, most confidently wrong first.")
     if wrong.empty:
         st.success("No misclassified cells match these filters.")
@@ -97,14 +101,14 @@ with errors_tab:
 with compare_tab:
     pattern = disagreements(preds)
     if pattern.empty:
-        st.info("This comparison needs both frozen encoders and the end-to-end CNN in the run.")
+        st.info("This comparison needs both frozen encoders and a trained method (end-to-end CNN, LoRA or "
+                "fine-tuning) in the run.")
     else:
-        choice = st.radio("Show", ["frozen all wrong, CNN right", "CNN wrong, frozen all right"], horizontal=True)
-        picked = pattern[pattern["pattern"] == choice]
+        choice = st.radio("Show", disagreement_patterns(preds), horizontal=True)
         counts = pattern["pattern"].value_counts()
         st.caption(" · ".join(f"{k}: {v} cells" for k, v in counts.items()))
-        if picked.empty:
+        rows = pattern_cells(preds, pattern, choice)
+        if rows.empty:
             st.success("No cells in this group.")
         else:
-            rows = preds[preds["cell"].isin(picked["cell"])].drop_duplicates("cell").head(PAGE_SIZE)
-            cards(rows, preds, "compare")
+            cards(rows.head(PAGE_SIZE), preds, "compare")

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import altair as alt
 import pandas as pd
 
-from mitoviz.evaluate.summary import METRICS
+from mitoviz.report import FROZEN, METRICS, TRAINED, axis_name
 
 alt.data_transformers.disable_max_rows()  # maps send up to 50k points; Streamlit ships them as Arrow
 
 CHANCE = {"balanced_accuracy": 0.5, "auroc": 0.5, "accuracy": None, "f1": None, "kappa": 0.0, "ece": None}
-FONT = "Source Sans Pro, sans-serif"
 
 
 def _metric_axis(metric: str) -> alt.Y:
@@ -19,7 +20,10 @@ def _metric_axis(metric: str) -> alt.Y:
 
 
 def curve_chart(data: pd.DataFrame, metric: str, columns: int = 3) -> alt.Chart:
-    """Metric against labelled cells (log axis), one line per method, a ±sd band, faceted by test domain."""
+    """Metric against labelled cells (log axis), one line per method, a ±sd band, faceted by test domain.
+
+    Trained methods (any kind but a probe: ``training`` is ``trained``) are dashed.
+    """
     pick = alt.selection_point(fields=["label"], bind="legend")
     n_facets = max(1, data["test_domain"].nunique()) if not data.empty else 1
     width = {1: 640, 2: 420}.get(n_facets, 300)
@@ -49,8 +53,8 @@ def curve_chart(data: pd.DataFrame, metric: str, columns: int = 3) -> alt.Chart:
     ]
     line = base.mark_line(point=alt.OverlayMarkDef(size=45, filled=True), strokeWidth=2.5).encode(
         y=_metric_axis(metric),
-        strokeDash=alt.StrokeDash("kind:N", title="kind", legend=None,
-                                  scale=alt.Scale(domain=["probe", "e2e"], range=[[1, 0], [6, 3]])),
+        strokeDash=alt.StrokeDash("training:N", title="training", legend=None,
+                                  scale=alt.Scale(domain=[FROZEN, TRAINED], range=[[1, 0], [6, 3]])),
         opacity=alt.condition(pick, alt.value(1.0), alt.value(0.12)),
         tooltip=tooltip,
     )
@@ -104,8 +108,10 @@ def drop_chart(data: pd.DataFrame, metric: str) -> alt.Chart:
     return (rule + points).properties(width=520, height=max(120, 34 * len(data)))
 
 
-def embedding_map(data: pd.DataFrame, colour: str, title: str, selectable: bool = True) -> alt.Chart:
-    """A 2-D map of embeddings; drag a rectangle to select cells."""
+def embedding_map(
+    data: pd.DataFrame, colour: str, title: str, selectable: bool = True, axes: Sequence[str] = ()
+) -> alt.Chart:
+    """A 2-D map of embeddings; drag a rectangle to select cells. ``axes``: domain columns for the tooltip."""
     numeric = pd.api.types.is_numeric_dtype(data[colour]) and data[colour].nunique() > 8
     colour_enc = (
         alt.Color(f"{colour}:Q", scale=alt.Scale(scheme="viridis")) if numeric
@@ -115,8 +121,9 @@ def embedding_map(data: pd.DataFrame, colour: str, title: str, selectable: bool 
         x=alt.X("u:Q", title=None, axis=alt.Axis(labels=False, ticks=False, grid=False)),
         y=alt.Y("v:Q", title=None, axis=alt.Axis(labels=False, ticks=False, grid=False)),
         color=colour_enc,
-        tooltip=[alt.Tooltip("cell_id:N"), alt.Tooltip("truth:N", title="label"), alt.Tooltip("scanner:N"),
-                 alt.Tooltip("tumor_type:N", title="tumour type"), alt.Tooltip(f"{colour}:N")],
+        tooltip=[alt.Tooltip("cell_id:N"), alt.Tooltip("truth:N", title="label"),
+                 *[alt.Tooltip(f"{a}:N", title=axis_name(a)) for a in axes if a != colour],
+                 alt.Tooltip(f"{colour}:N")],
     ).properties(height=420)
     if selectable:
         chart = chart.add_params(alt.selection_interval(name="brush", encodings=["x", "y"]))

@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from mitoviz.config import Settings
-from mitoviz.evaluate.summary import joined
+from mitoviz.report import joined
 from mitoviz.results import ResultsStore, Run
 
 
