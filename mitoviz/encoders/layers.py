@@ -1,4 +1,4 @@
-"""Small modules and the allowlist of classes a spec may name by string (specs stay JSON-able)."""
+"""Small modules and the allowlists of classes and towers a spec may name by string (specs stay JSON-able)."""
 
 from __future__ import annotations
 
@@ -103,3 +103,44 @@ def resolve_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
         elif key != "act_layer":  # timm resolves activation names such as "silu" itself
             raise SpecError(f"{key}={value!r} is not a known layer.", f"Use one of {', '.join(choices)}.")
     return out
+
+
+class AttentionalPooler(nn.Module):
+    """open_clip's (and CONCH's) attentional pooler: learned queries attend to the layer-normed tokens.
+
+    Parameter names as published: ``query``, ``attn`` (``nn.MultiheadAttention`` with separate
+    ``q/k/v_proj_weight`` because the context width differs), ``ln_q``, ``ln_k``.
+    """
+
+    def __init__(self, d_model: int, context_dim: int, n_head: int = 8, n_queries: int = 1) -> None:
+        super().__init__()
+        self.query = nn.Parameter(torch.randn(n_queries, d_model))
+        self.attn = nn.MultiheadAttention(d_model, n_head, kdim=context_dim, vdim=context_dim, batch_first=True)
+        self.ln_q = nn.LayerNorm(d_model)
+        self.ln_k = nn.LayerNorm(context_dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.ln_k(x)
+        q = self.ln_q(self.query).unsqueeze(0).expand(x.shape[0], -1, -1)
+        return self.attn(q, x, x, need_weights=False)[0]
+
+
+class CoCaVisionTower(nn.Module):
+    """A CoCa image tower: timm trunk → attentional pooler (one contrastive query) → LayerNorm.
+
+    CONCH v1.5 (TRIDENT's ``CONCHVisionTower``): ``ln_contrast(attn_pool_contrast(trunk.forward_features(x))[:, 0])``.
+    """
+
+    def __init__(self, trunk: nn.Module, d_model: int = 768, n_head: int = 8) -> None:
+        super().__init__()
+        self.trunk = trunk
+        self.attn_pool_contrast = AttentionalPooler(d_model, trunk.num_features, n_head, n_queries=1)
+        self.ln_contrast = nn.LayerNorm(d_model)
+        self.dim = d_model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.ln_contrast(self.attn_pool_contrast(self.trunk.forward_features(x))[:, 0])
+
+
+#: Towers a spec may name (``tower = "..."``): a module around the timm trunk, with its width.
+TOWERS = {"conch_v15": CoCaVisionTower}

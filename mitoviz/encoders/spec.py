@@ -1,4 +1,4 @@
-"""Encoder specs and the registry (timm style: one dataclass per encoder, registered by name).
+"""The encoder spec: one frozen dataclass per encoder (timm style; the registry is ``registry.py``).
 
 A spec is pure data: how to build the architecture, which published files hold its weights
 and how their keys are laid out, how a patch is preprocessed and how tokens are pooled.
@@ -8,17 +8,13 @@ Nothing here imports torch, so listing encoders stays cheap.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mitoviz.errors import SpecError
-
-if TYPE_CHECKING:
-    from mitoviz.config import Settings
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -103,7 +99,12 @@ class EncoderSpec:
     keep_prefix: str | None = None  # keep only keys containing it, cut up to and including it
     strip_prefixes: tuple[str, ...] = ("module.",)  # removed when every key starts with one
     drop_keys: tuple[str, ...] = ()  # fnmatch patterns of published keys the model does not use
-    checkpoint_filter: str | None = None  # a timm conversion by name, see weights.apply_checkpoint_filter
+    checkpoint_filter: str | None = None  # a key conversion by name: weights.keys.checkpoint_filter_names()
+    # timm: a module around the timm trunk, by name (layers.TOWERS), e.g. CONCH v1.5's attention pool
+    tower: str | None = None
+    # timm: architecture arguments and preprocessing from the timm config.json published beside the
+    # weights (as timm's hf-hub loader does); the spec's own values are the reference and the fallback
+    hub_config: bool = False
     checkpoint: str | None = None  # custom encoders: the user's file
     hf_config: Mapping[str, Any] | None = None  # reference architecture (tests); real runs read config.json
     seed: int | None = None  # random-initialisation baselines
@@ -155,6 +156,10 @@ class EncoderSpec:
             (
                 not self.needs_weights or bool(self.weight_files) or bool(self.checkpoint),
                 "an encoder that needs weights must name its weight files",
+            ),
+            (
+                not (self.tower or self.hub_config) or self.library == "timm",
+                "tower and hub_config apply to timm encoders only",
             ),
         ]
         for ok, message in checks:
@@ -208,51 +213,8 @@ class EncoderSpec:
                 "checkpoint_filter": self.checkpoint_filter,
             },
             "seed": self.seed,
+            # added only when set, so the keys of encoders that do not use them stay as they were
+            **({"tower": self.tower} if self.tower else {}),
+            **({"hub_config": True} if self.hub_config else {}),
         }
 
-
-_REGISTRY: dict[str, EncoderSpec] = {}
-
-
-def register(spec: EncoderSpec, *, overwrite: bool = False) -> EncoderSpec:
-    """Add a spec to the registry; a second spec with the same name is an error unless ``overwrite``."""
-    if spec.name in _REGISTRY and not overwrite:
-        raise SpecError(f"An encoder named {spec.name!r} is already registered.", "Choose another name.")
-    _REGISTRY[spec.name] = spec
-    return spec
-
-
-def _ensure_builtins() -> None:
-    from mitoviz.encoders import baselines, zoo  # noqa: F401  (registers on import)
-
-
-def list_encoders(family: str | None = None, settings: Settings | None = None) -> list[EncoderSpec]:
-    """Registered specs in registration order; with ``settings``, the user's custom encoders too."""
-    _ensure_builtins()
-    specs = list(_REGISTRY.values())
-    if settings is not None:
-        from mitoviz.encoders.zoo import specs_from_settings
-
-        specs += specs_from_settings(settings)
-    specs.sort(key=lambda s: FAMILIES.index(s.family))  # stable: registration order within a family
-    return [s for s in specs if family is None or s.family == family]
-
-
-def get_spec(name: str, settings: Settings | None = None) -> EncoderSpec:
-    """The spec called ``name`` (case-insensitive); unknown names raise SpecError with close names."""
-    _ensure_builtins()
-    key = name.strip().lower()
-    if key in _REGISTRY:
-        return _REGISTRY[key]
-    custom: list[EncoderSpec] = []
-    if settings is not None:
-        from mitoviz.encoders.zoo import specs_from_settings
-
-        custom = specs_from_settings(settings)
-        for spec in custom:
-            if spec.name == key:
-                return spec
-    names = [*_REGISTRY, *(s.name for s in custom)]
-    close = difflib.get_close_matches(key, names, n=5, cutoff=0.5)
-    hint = f"Did you mean {', '.join(close)}?" if close else f"Known encoders: {', '.join(names)}."
-    raise SpecError(f"No encoder named {name!r}.", hint + " `python -m mitoviz encoders` lists them all.")

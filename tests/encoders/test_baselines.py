@@ -10,8 +10,8 @@ from torchvision.transforms.v2 import functional as TF
 
 from mitoviz.config import Settings
 from mitoviz.encoders import create_encoder, encoder_key, get_spec
-from mitoviz.encoders.build import Preprocess
 from mitoviz.encoders.handcrafted import HandcraftedFeatures
+from mitoviz.encoders.preprocess import Preprocess
 from mitoviz.errors import SpecError
 
 S = 128

@@ -26,7 +26,9 @@ from mitoviz.encoders.weights import (
     fetch_weights,
     file_sha256,
     find_weights,
+    locate,
     prepare_state_dict,
+    read,
     read_checkpoint,
 )
 from mitoviz.errors import WeightsError
@@ -263,7 +265,7 @@ def test_no_download_unless_allowed(settings: Settings, monkeypatch: pytest.Monk
     def no_network(*args: object, **kwargs: object) -> None:
         raise AssertionError("network used")
 
-    monkeypatch.setattr(weights_mod, "download_file", no_network)
+    monkeypatch.setattr(locate, "download_file", no_network)
     with pytest.raises(MissingWeights, match="MITOVIZ_ALLOW_DOWNLOAD"):
         fetch_weights(get_spec("kaiko-vits16"), settings)
     allowed = dataclasses.replace(settings, allow_download=True)
@@ -283,7 +285,7 @@ def test_allowed_download_lands_in_the_weights_folder_and_loads(
         _ = target.parent.mkdir(parents=True, exist_ok=True)
         torch.save(model.state_dict(), target)
 
-    monkeypatch.setattr(weights_mod, "download_file", fake_download)
+    monkeypatch.setattr(locate, "download_file", fake_download)
     encoder = create_encoder(spec, dataclasses.replace(settings, allow_download=True))
     assert calls == [spec.download_url]
     assert encoder.weights_path == (settings.weights_root / "kaiko-vits16" / "vits16.pth").resolve()
@@ -395,7 +397,7 @@ def test_status_is_cheap(settings: Settings, monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr(hashlib, "file_digest", forbidden)
     monkeypatch.setattr(torch, "load", forbidden)
     monkeypatch.setattr(timm, "create_model", forbidden)
-    monkeypatch.setattr(weights_mod, "read_checkpoint", forbidden)
+    monkeypatch.setattr(read, "read_checkpoint", forbidden)
     start = time.perf_counter()
     status = _by_name(settings)
     assert time.perf_counter() - start < 2.0

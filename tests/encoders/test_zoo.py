@@ -16,7 +16,8 @@ from safetensors.torch import save_file
 
 from mitoviz.config import Settings
 from mitoviz.encoders import create_encoder, get_spec, list_encoders
-from mitoviz.encoders.build import _BUILDERS, Encoder
+from mitoviz.encoders.builders import BUILDERS
+from mitoviz.encoders.encoder import Encoder
 from mitoviz.encoders.layers import resolve_kwargs
 from mitoviz.encoders.spec import EncoderSpec, to_jsonable
 
@@ -302,7 +303,7 @@ def test_virchow2_embedding_skips_the_four_registers(settings: Settings) -> None
 def test_cls_pooling_equals_timm_pooled_output(name: str) -> None:
     """For token-pooled timm models, tokens[:, 0] is exactly what ``model(x)`` returns (the cards' usage)."""
     spec = small_variant(get_spec(name))
-    backbone, width, prefix = _BUILDERS["timm"](spec, None)
+    backbone, width, prefix = BUILDERS["timm"](spec, None)
     encoder = Encoder(
         spec, backbone, dim=width, num_prefix_tokens=prefix, weights_digest="test", weights_path=None
     )
@@ -327,6 +328,6 @@ def test_full_architecture_parameter_count_matches_spec(names: list[str]) -> Non
     """The full-size architecture (built on the meta device: no memory) has spec.params_m parameters."""
     spec = get_spec(names[0])
     with torch.device("meta"):
-        backbone, _, _ = _BUILDERS[spec.library](spec, None)
+        backbone, _, _ = BUILDERS[spec.library](spec, None)
     count = sum(p.numel() for p in backbone.parameters()) / 1e6
     assert count == pytest.approx(spec.params_m, abs=0.006)

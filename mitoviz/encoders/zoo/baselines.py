@@ -8,7 +8,8 @@
 
 from __future__ import annotations
 
-from mitoviz.encoders.spec import EncoderSpec, register
+from mitoviz.encoders.registry import register
+from mitoviz.encoders.spec import EncoderSpec
 
 RANDOM_SEED = 0
 BASELINE_INPUT = 112
