@@ -17,7 +17,7 @@ import numpy as np
 import openslide
 
 from mitoviz.data.patches import PatchReader, PatchSettings
-from mitoviz.data.presets import load_dataset
+from mitoviz.data.sources import load_dataset
 from mitoviz.demo import generate_demo
 
 

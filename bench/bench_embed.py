@@ -21,7 +21,7 @@ import torch
 
 from mitoviz.config import load_settings, resolve_device
 from mitoviz.data.patches import PatchSettings
-from mitoviz.data.presets import load_dataset
+from mitoviz.data.sources import load_dataset
 from mitoviz.demo import generate_demo
 from mitoviz.embed.extract import _Forward, default_batch_size, embed
 from mitoviz.encoders import create_encoder, get_spec, register

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from mitoviz.config import load_settings
 from mitoviz.demo import generate_demo
-from mitoviz.experiment.runner import run_experiment
+from mitoviz.experiment.run import run_experiment
 from mitoviz.experiment.spec import ExperimentSpec
 from mitoviz.jobs import job_store, submit
 

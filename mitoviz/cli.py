@@ -57,7 +57,7 @@ def _table(rows: list[dict[str, Any]], columns: list[str]) -> None:
 
 
 def cmd_datasets(args: argparse.Namespace, settings: Settings) -> int:
-    from mitoviz.data.presets import dataset_status
+    from mitoviz.data.sources import dataset_status
 
     rows = [s.to_dict() for s in dataset_status(settings)]
     if args.json:
@@ -72,7 +72,7 @@ def cmd_datasets(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_inspect(args: argparse.Namespace, settings: Settings) -> int:
-    from mitoviz.data.presets import inspect_path
+    from mitoviz.data.sources import inspect_path
 
     report = inspect_path(args.path)
     if args.json:
@@ -150,7 +150,7 @@ def _spec(path: str):
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
-    from mitoviz.experiment.runner import run_experiment
+    from mitoviz.experiment.run import run_experiment
 
     spec = _spec(args.spec)
     reporter = BarReporter()

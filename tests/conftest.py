@@ -40,7 +40,7 @@ def small_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def small_cells(small_demo: Path):
-    from mitoviz.data.presets import load_dataset
+    from mitoviz.data.sources import load_dataset
 
     return load_dataset(str(small_demo)).cells
 

@@ -1,7 +1,7 @@
 import pandas as pd
 import streamlit as st
 
-from mitoviz.data.presets import dataset_status
+from mitoviz.data.sources import dataset_status
 from mitoviz.encoders import encoder_status
 from mitoviz.experiment.spec import PRESETS
 from mitoviz.jobs import submit

@@ -1,12 +1,13 @@
 import pandas as pd
 import streamlit as st
 
-from mitoviz.data.presets import dataset_status
+from mitoviz.data.sources import dataset_status
 from mitoviz.data.splits import CELL_SPLIT_WARNING, Budget
 from mitoviz.encoders import encoder_status
 from mitoviz.errors import MitovizError
 from mitoviz.evaluate.classifiers import CLASSIFIERS
-from mitoviz.experiment.runner import estimate_seconds, prepare
+from mitoviz.experiment.estimate import estimate_seconds
+from mitoviz.experiment.plan import prepare
 from mitoviz.experiment.spec import PRESETS, E2ESpec, ExperimentSpec
 from mitoviz.jobs import submit
 from mitoviz.ui.widgets import JOBS_PAGE, settings, show_error

@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from mitoviz.data.vocab import DOMAIN_COLUMNS, IMPOSTER, MITOTIC, UNKNOWN
 from mitoviz.errors import SchemaError
 
-MITOTIC = "mitotic figure"
-IMPOSTER = "imposter"
+__all__ = ["COLUMNS", "DOMAIN_COLUMNS", "IMPOSTER", "MITOTIC", "UNKNOWN", "Dataset", "counts", "validate"]
 
 # column -> (dtype kind, required). Optional columns are added (empty) by validate().
 COLUMNS: dict[str, tuple[str, bool]] = {
@@ -26,18 +26,26 @@ COLUMNS: dict[str, tuple[str, bool]] = {
     "slide": ("str", True),
     "scanner": ("str", False),
     "tumor_type": ("str", False),
+    "species": ("str", False),
+    "source": ("str", False),
+    "centre": ("str", False),
     "split": ("str", False),
     "rater_votes": ("str", False),
     "agreement": ("float", False),
 }
-DOMAIN_COLUMNS = ("scanner", "tumor_type")
 SPLITS = ("train", "test", "")
-UNKNOWN = "unknown"
+#: Columns that are never a domain axis (identity, position, label, votes).
+NOT_DOMAINS = ("cell_id", "image", "x", "y", "label", "slide", "split", "rater_votes", "agreement")
+MAX_DOMAIN_VALUES = 50
 
 
 @dataclass
 class Dataset:
-    """A validated CellTable plus what the loader noticed on the way."""
+    """A validated CellTable plus what the loader noticed on the way (see :mod:`mitoviz.data.ingest`).
+
+    ``adjusted`` / ``skipped`` map a reason to the ids of the rows it concerns; ``normalised`` maps a
+    column to the raw → normalised spellings that were merged.
+    """
 
     name: str
     cells: pd.DataFrame
@@ -45,8 +53,28 @@ class Dataset:
     source: str = ""
     missing_images: list[str] = field(default_factory=list)
     unannotated_images: list[str] = field(default_factory=list)
-    skipped: dict[str, int] = field(default_factory=dict)
+    skipped: dict[str, list[str]] = field(default_factory=dict)
+    adjusted: dict[str, list[str]] = field(default_factory=dict)
+    normalised: dict[str, list[dict[str, object]]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def n_skipped(self) -> int:
+        return sum(len(v) for v in self.skipped.values())
+
+    @property
+    def n_adjusted(self) -> int:
+        return sum(len(v) for v in self.adjusted.values())
+
+    def report(self, listed: int = 20) -> dict[str, object]:
+        """A JSON-able account of what the loader changed: counts, reasons and the first ids of each."""
+        return {
+            "adjusted": {k: {"rows": len(v), "ids": v[:listed]} for k, v in self.adjusted.items()},
+            "skipped": {k: {"rows": len(v), "ids": v[:listed]} for k, v in self.skipped.items()},
+            "n_adjusted": self.n_adjusted,
+            "n_skipped": self.n_skipped,
+            "normalised": self.normalised,
+        }
 
 
 def _where(df: pd.DataFrame, mask: pd.Series, limit: int = 5) -> str:
@@ -97,9 +125,6 @@ def validate(df: pd.DataFrame) -> pd.DataFrame:
     has_x, has_y = out["x"].notna(), out["y"].notna()
     if (has_x != has_y).any():
         raise SchemaError(f"x and y must both be set or both be empty: {_where(out, has_x != has_y)}.")
-    negative = has_x & ((out["x"] < 0) | (out["y"] < 0))
-    if negative.any():
-        raise SchemaError(f"Negative cell coordinates at {_where(out, negative)}.")
     bad_split = ~out["split"].isin(SPLITS)
     if bad_split.any():
         raise SchemaError(f"Column 'split' must be train, test or empty: {_where(out, bad_split)}.")
@@ -121,18 +146,28 @@ def positive_label(labels: pd.Series | list[str]) -> str:
     return names[0]
 
 
+def domain_axes(cells: pd.DataFrame) -> list[str]:
+    """Columns that can serve as a domain axis: the known domain columns and any other text column
+    with 2 to 50 known values (a user's ``lab``, the ``dataset`` of a combined table, …)."""
+    axes = []
+    for column in cells.columns:
+        values = cells[column]
+        if column in NOT_DOMAINS or pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+            continue
+        known = values.astype(str)
+        if 2 <= known[(known != UNKNOWN) & (known != "")].nunique() <= MAX_DOMAIN_VALUES:
+            axes.append(column)
+    return axes
+
+
 def counts(cells: pd.DataFrame) -> dict[str, object]:
-    """Counts by label, scanner, tumour type and slide (what ``inspect`` prints)."""
+    """Counts by label, every domain column, split and slide (what ``inspect`` prints)."""
 
     def by(column: str) -> dict[str, int]:
         return {str(k): int(v) for k, v in cells[column].value_counts().sort_index().items()}
 
-    return {
-        "cells": len(cells),
-        "label": by("label"),
-        "scanner": by("scanner"),
-        "tumor_type": by("tumor_type"),
-        "split": by("split"),
-        "slides": int(cells["slide"].nunique()),
-        "cells_per_slide": by("slide"),
-    }
+    out: dict[str, object] = {"cells": len(cells), "label": by("label")}
+    for column in (*DOMAIN_COLUMNS, *(a for a in domain_axes(cells) if a not in DOMAIN_COLUMNS)):
+        out[column] = by(column)
+    out.update(split=by("split"), slides=int(cells["slide"].nunique()), cells_per_slide=by("slide"))
+    return out

@@ -14,7 +14,7 @@ from PIL import Image
 from mitoviz.errors import PatchError
 
 WHITE = 255
-_SLIDE_SUFFIXES = {".tif", ".tiff", ".svs", ".ndpi", ".mrxs", ".scn", ".vms", ".vmu", ".bif", ".svslide"}
+SLIDE_SUFFIXES = {".tif", ".tiff", ".svs", ".ndpi", ".mrxs", ".scn", ".vms", ".vmu", ".bif", ".svslide"}
 
 
 @dataclass(frozen=True)
@@ -122,7 +122,7 @@ def open_source(path: str | Path) -> _Source:
             f"Image file {path} does not exist.", "Check the data folder, or re-download the image."
         )
     errors: list[str] = []
-    if path.suffix.lower() in _SLIDE_SUFFIXES:
+    if path.suffix.lower() in SLIDE_SUFFIXES:
         try:
             return _SlideSource(path)
         except Exception as exc:  # OpenSlide raises several unrelated types

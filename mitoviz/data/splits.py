@@ -10,11 +10,12 @@ import pandas as pd
 
 from mitoviz.errors import BudgetError, SpecError
 
-SPLIT_MODES = ("slide", "cell", "predefined")
+SPLIT_MODES = ("slide", "cell", "predefined", "fmc")
 CELL_SPLIT_WARNING = (
     "Cell-level split: cells of one slide (same scanner, stain and tumour) and overlapping patches fall on "
     "both sides, so in-domain scores are optimistic. Use it only to reproduce the published protocol."
 )
+FMC_VALIDATION_KEPT = 0.8  # the published probe keeps 80 % of each budget draw; the rest validates trained fits
 
 
 def split_cells(
@@ -27,6 +28,12 @@ def split_cells(
     """
     if mode not in SPLIT_MODES:
         raise SpecError(f"Unknown split mode {mode!r}.", f"Use one of {', '.join(SPLIT_MODES)}.")
+    if mode == "fmc":
+        test, _ = fmc_test_split(len(cells), test_fraction, seed)
+        split = np.full(len(cells), "train", dtype=object)
+        split[test] = "test"
+        _check_both_sides(cells["label"].to_numpy(), split.astype(str), mode)
+        return split.astype(str)
     if not 0 < test_fraction < 1:
         raise SpecError(f"Test fraction {test_fraction} must lie strictly between 0 and 1.")
     labels = cells["label"].to_numpy()
@@ -169,3 +176,63 @@ def draw_budgets(
         idx = np.sort(np.concatenate([order[c][: take[str(c)]] for c in classes]))
         draws.append(BudgetDraw(budget, idx, take, capped))
     return draws
+
+
+def fmc_test_split(n: int, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The published benchmark's test draw (FoundationModelComparison ``linear_probing.py``).
+
+    ``rng = np.random.default_rng(seed)``; test = ``rng.choice(n, floor(n·test_fraction), replace=False)``
+    over the rows in file order (not stratified, not by slide); pool = the other rows, sorted. Returns
+    (test, pool) and leaves nothing else drawn: :func:`fmc_budget_draws` continues the same generator.
+    """
+    rng = np.random.default_rng(seed)
+    size = int(np.floor(n * test_fraction))
+    if not 0 < size < n:
+        raise SpecError(f"A test fraction of {test_fraction} gives {size} of {n} cells.", "Use more cells.")
+    test = rng.choice(n, size=size, replace=False)
+    return test, np.setdiff1d(np.arange(n), test)
+
+
+def fmc_budget_draws(
+    n: int, pool: np.ndarray, budgets: list[Budget], test_fraction: float, seed: int
+) -> list[tuple[Budget, np.ndarray, np.ndarray]]:
+    """The published training draws, budget by budget in the given order, from one generator per seed.
+
+    After the test draw of :func:`fmc_test_split` (same seed, same generator), for each fraction f:
+    ``m = floor(len(pool)·f)`` rows of ``pool`` (skipped when 0), then ``int(0.8·m)`` of those are the
+    training cells; the remaining 20 % are returned as the validation cells of trained methods.
+    Returns (budget, train, validation) per budget; indices are positions in the cell table.
+    """
+    rng = np.random.default_rng(seed)
+    rng.choice(n, size=int(np.floor(n * test_fraction)), replace=False)  # the test draw, replayed
+    out = []
+    for budget in budgets:
+        if budget.kind != "fraction":
+            raise BudgetError(f"The published protocol draws fractions of the pool, not {budget.label}.",
+                              "Write budgets as fractions (0.1%, 1%, 10%, 100%) or choose another split mode.")
+        size = int(np.floor(len(pool) * budget.value))
+        if size <= 0:
+            raise BudgetError(f"Budget {budget.label} of a pool of {len(pool)} cells is 0 cells.", "Raise the budget.")
+        drawn = rng.choice(pool, size=size, replace=False)
+        kept = int(FMC_VALIDATION_KEPT * size)
+        train = rng.choice(drawn, size=kept, replace=False) if kept > 0 else drawn
+        out.append((budget, train, np.setdiff1d(drawn, train)))
+    return out
+
+
+def fold_pools(
+    labels: np.ndarray, groups: np.ndarray, train: np.ndarray, folds: int, seed: int
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Cross-validation inside the training part, as the AMi-Br benchmark does it.
+
+    ``StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)`` on ``train`` with the
+    slides as groups; fold k validates, the other folds form the training pool. Returns (pool,
+    validation) per fold as positions in the cell table.
+    """
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    if len(np.unique(groups[train])) < folds:
+        raise SpecError(f"{folds} folds need at least {folds} slides in the training part; it has "
+                        f"{len(np.unique(groups[train]))}.", "Use fewer folds.")
+    splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
+    return [(train[fit], train[val]) for fit, val in splitter.split(train, labels[train], groups[train])]

@@ -1,19 +1,21 @@
 """The experiment spec: what to compare, on which data, with which labels and splits.
 
 The same object comes from a TOML file (``python -m mitoviz run spec.toml``), from the
-New-benchmark page, or from Python. Presets reproduce the published protocols.
+New-benchmark page, or from Python. Every field is type-checked here, before anything is queued or
+computed; checks that need the data or the machine (domain columns, weights) happen at planning time
+(:mod:`mitoviz.experiment.plan`). Presets reproduce the published protocols.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 import tomllib
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from mitoviz.data.cells import DOMAIN_COLUMNS
 from mitoviz.data.splits import SPLIT_MODES, Budget
 from mitoviz.errors import SpecError
 
@@ -22,19 +24,70 @@ PROTOCOL_KINDS = {
     "cross": "train on one domain, test on every domain (the train × test matrix)",
     "lodo": "leave one domain out: train on the others, test on it",
 }
+MISSING_IMAGES = ("error", "drop")
+_AXIS = re.compile(r"^[A-Za-z_][A-Za-z0-9_ -]*$")
 
 
 def parse_protocol(text: str) -> tuple[str, str | None]:
-    """``pooled`` | ``cross:<axis>`` | ``lodo:<axis>`` with axis ``scanner`` or ``tumor_type``."""
-    kind, _, axis = text.partition(":")
-    if kind not in PROTOCOL_KINDS or (kind == "pooled") != (axis == ""):
+    """``pooled`` | ``cross:<column>`` | ``lodo:<column>``; the column must be a domain column of the data."""
+    kind, _, axis = str(text).partition(":")
+    if kind not in PROTOCOL_KINDS or (kind == "pooled") != (axis == "") or (axis and not _AXIS.match(axis)):
         raise SpecError(
             f"Unknown protocol {text!r}.",
-            "Use pooled, cross:scanner, cross:tumor_type, lodo:scanner or lodo:tumor_type.",
+            "Use pooled, cross:<column> or lodo:<column> with a domain column such as scanner, tumor_type, "
+            "species, source or centre.",
         )
-    if axis and axis not in DOMAIN_COLUMNS:
-        raise SpecError(f"Unknown domain axis {axis!r} in {text!r}.", f"Use one of {', '.join(DOMAIN_COLUMNS)}.")
     return kind, axis or None
+
+
+# ------------------------------------------------------------------------------ field checking
+
+
+def _as_list(key: str, value: Any) -> list[Any]:
+    if isinstance(value, list | tuple):
+        return list(value)
+    if isinstance(value, str | int | float) and not isinstance(value, bool):
+        return [value]
+    raise SpecError(f"`{key}` must be a list, got {type(value).__name__} {value!r}.", f"Write e.g. {key} = [...].")
+
+
+def _strings(key: str, value: Any) -> tuple[str, ...]:
+    items = _as_list(key, value)
+    bad = [v for v in items if not isinstance(v, str) or not v.strip()]
+    if bad:
+        raise SpecError(f"`{key}` must list names (text), but has {bad!r}.", f'Write e.g. {key} = ["name"].')
+    return tuple(v.strip() for v in items)
+
+
+def _whole(key: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+        raise SpecError(f"`{key}` has a bad value: {value!r} is not a whole number.", f"Write whole numbers for {key}.")
+    return int(value)
+
+
+def _number(key: str, value: Any, low: float, high: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+        raise SpecError(f"`{key}` must be a number between {low} and {high}, got {value!r}.", f"Fix {key}.")
+    return float(value)
+
+
+def _flag(key: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise SpecError(f"`{key}` must be true or false, got {value!r}.", f"Write {key} = true or {key} = false.")
+    return value
+
+
+def _choice(key: str, value: Any, options: tuple[str, ...]) -> str:
+    if value not in options:
+        raise SpecError(f"`{key}` must be one of {', '.join(options)}, got {value!r}.", f"Fix {key}.")
+    return value
+
+
+def _table(key: str, value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise SpecError(f"`{key}` must be a table ({{...}}), got {type(value).__name__} {value!r}.",
+                        f"Write [{key}] followed by its fields, or leave it out.")
+    return value
 
 
 @dataclass(frozen=True)
@@ -55,14 +108,27 @@ class E2ESpec:
     def __post_init__(self) -> None:
         if self.arch not in ("resnet18", "resnet34", "resnet50"):
             raise SpecError(f"Unknown end-to-end architecture {self.arch!r}.", "Use resnet18, resnet34 or resnet50.")
-        if self.pretrained not in ("auto", "none"):
-            raise SpecError(f"e2e.pretrained must be 'auto' or 'none', not {self.pretrained!r}.")
-        if min(self.input_size, self.epochs, self.samples_per_epoch, self.batch_size, self.extent or 1) < 1:
-            raise SpecError("End-to-end sizes (input_size, epochs, samples_per_epoch, batch_size) must be ≥ 1.")
+        _choice("e2e.pretrained", self.pretrained, ("auto", "none"))
+        for name in ("input_size", "epochs", "samples_per_epoch", "batch_size", "patience"):
+            if _whole(f"e2e.{name}", getattr(self, name)) < 1:
+                raise SpecError(f"`e2e.{name}` must be ≥ 1, got {getattr(self, name)}.", "Fix the [e2e] table.")
+        if self.extent is not None and _whole("e2e.extent", self.extent) < 8:
+            raise SpecError(f"`e2e.extent` must be ≥ 8 px, got {self.extent}.", "Fix the [e2e] table.")
+        _number("e2e.lr", self.lr, 1e-8, 1.0)
+        _number("e2e.jitter", self.jitter, 0.0, 0.5)
 
     @property
     def name(self) -> str:
         return f"e2e-{self.arch}"
+
+    @classmethod
+    def from_dict(cls, data: Any) -> E2ESpec:
+        data = _table("e2e", data)
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise SpecError(f"Unknown [e2e] field(s) {unknown}.", f"Known fields: {', '.join(sorted(known))}.")
+        return cls(**data)
 
 
 @dataclass(frozen=True)
@@ -75,10 +141,14 @@ class ExperimentSpec:
     seeds: tuple[int, ...] = (0, 1, 2)
     split: str = "slide"
     test_fraction: float = 0.2
+    folds: int = 0  # > 0: k-fold cross-validation inside the training part (replicates = folds)
     protocols: tuple[str, ...] = ("pooled",)
+    test_datasets: tuple[str, ...] = ()  # external test sets: tested by every fit, never trained on
     patch_size: int = 224
     mpp: float | None = None
     on_budget_overflow: str = "error"
+    strict: bool = False  # refuse rows a loader had to adjust or skip instead of reporting them
+    missing_images: str = "error"  # "drop": leave out cells whose image file is missing (reported)
     e2e: E2ESpec | None = None
     classifier_params: dict[str, dict[str, Any]] = field(default_factory=dict)
     projection: str = "umap"
@@ -87,32 +157,57 @@ class ExperimentSpec:
         if not self.datasets:
             raise SpecError("The experiment names no data set.", "Add at least one to `datasets`.")
         if not self.encoders and self.e2e is None:
-            raise SpecError("The experiment has neither encoders nor an end-to-end baseline.", "Add an encoder.")
+            raise SpecError("The experiment has neither encoders nor an end-to-end baseline.",
+                            "Add an encoder, or an [e2e] table.")
         if not self.budgets:
             raise SpecError("The experiment has no label budgets.", "Add e.g. budgets = [10, 100] or ['1%', '10%'].")
         if not self.seeds:
             raise SpecError("The experiment has no seeds.", "Add e.g. seeds = [0, 1, 2].")
         if self.split not in SPLIT_MODES:
             raise SpecError(f"Unknown split mode {self.split!r}.", f"Use one of {', '.join(SPLIT_MODES)}.")
-        if self.on_budget_overflow not in ("error", "cap"):
-            raise SpecError("on_budget_overflow must be 'error' or 'cap'.")
-        if self.projection not in ("umap", "pca", "none"):
-            raise SpecError(f"Unknown projection {self.projection!r}.", "Use umap, pca or none.")
+        _number("test_fraction", self.test_fraction, 0.01, 0.99)
+        if self.folds and self.split == "fmc":
+            raise SpecError("folds and the published (fmc) split do not combine.", "Choose one of them.")
+        if self.folds and (self.folds < 2 or len(self.seeds) != 1):
+            raise SpecError(f"folds = {self.folds} needs folds ≥ 2 and exactly one seed (the fold shuffle's); "
+                            f"got seeds {list(self.seeds)}.", "Use e.g. folds = 5 with seeds = [42].")
+        if not 16 <= self.patch_size <= 4096:
+            raise SpecError(f"`patch_size` must lie between 16 and 4096 px, got {self.patch_size}.", "Fix patch_size.")
+        if self.mpp is not None:
+            _number("mpp", self.mpp, 0.05, 20.0)
+        _choice("on_budget_overflow", self.on_budget_overflow, ("error", "cap"))
+        _choice("missing_images", self.missing_images, MISSING_IMAGES)
+        _choice("projection", self.projection, ("umap", "pca", "none"))
         for protocol in self.protocols:
             parse_protocol(protocol)
-        for group in ("datasets", "encoders", "classifiers", "protocols"):
+        for group in ("datasets", "encoders", "classifiers", "protocols", "test_datasets"):
             values = getattr(self, group)
             if len(set(values)) != len(values):
-                raise SpecError(f"`{group}` lists a name twice: {list(values)}.")
+                raise SpecError(f"`{group}` lists a name twice: {list(values)}.", "List each once.")
+        overlap = sorted(set(self.datasets) & set(self.test_datasets))
+        if overlap:
+            raise SpecError(f"{overlap} are both training data sets and external test sets.",
+                            "An external test set must be a different data set.")
         if self.encoders and not self.classifiers:
             raise SpecError("Encoders are listed but no classifier.", "Add e.g. classifiers = ['linear-probe'].")
+        self._check_classifier_params()
+
+    def _check_classifier_params(self) -> None:
+        from mitoviz.evaluate.classifiers import make_classifier
+
+        params = _table("classifier_params", self.classifier_params)
+        for name, values in params.items():
+            if name not in self.classifiers:
+                raise SpecError(f"`classifier_params` names {name!r}, which is not in classifiers "
+                                f"{list(self.classifiers)}.", "Remove it or add the classifier.")
+            make_classifier(name, **_table(f"classifier_params.{name}", values))  # raises on unknown parameters
 
     # --- (de)serialisation ------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["budgets"] = [b.label for b in self.budgets]
         data["e2e"] = asdict(self.e2e) if self.e2e else None
-        for key in ("datasets", "encoders", "classifiers", "seeds", "protocols"):
+        for key in ("datasets", "encoders", "classifiers", "seeds", "protocols", "test_datasets"):
             data[key] = list(data[key])
         return data
 
@@ -123,33 +218,39 @@ class ExperimentSpec:
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ExperimentSpec:
-        data = dict(data)
+    def from_dict(cls, data: Any) -> ExperimentSpec:
+        data = dict(_table("experiment", data))
         preset = data.pop("preset", None)
         base = PRESETS[_preset_name(preset)].to_dict() if preset else {}
         base.update(data)
-        known = set(cls.__dataclass_fields__)
+        known = {f.name for f in fields(cls)}
         unknown = sorted(set(base) - known)
         if unknown:
             raise SpecError(f"Unknown experiment field(s) {unknown}.", f"Known fields: {', '.join(sorted(known))}.")
+        args = dict(base)
+        args["name"] = _strings("name", args.get("name", "experiment"))[0]
+        args["budgets"] = tuple(Budget.parse(b) for b in _as_list("budgets", base.get("budgets", [])))
+        args["e2e"] = None if base.get("e2e") is None else E2ESpec.from_dict(base["e2e"])
+        for key in ("datasets", "encoders", "classifiers", "protocols", "test_datasets"):
+            if key in args:
+                args[key] = _strings(key, args[key]) if args[key] != [] else ()
+        if "seeds" in args:
+            args["seeds"] = tuple(_whole("seeds", s) for s in _as_list("seeds", args["seeds"]))
+        for key in ("patch_size", "folds"):
+            if key in args:
+                args[key] = _whole(key, args[key])
+        if args.get("mpp") in ("", 0):
+            args["mpp"] = None
+        for key in ("strict",):
+            if key in args:
+                args[key] = _flag(key, args[key])
+        if "classifier_params" in args:
+            args["classifier_params"] = {k: dict(_table(f"classifier_params.{k}", v))
+                                         for k, v in _table("classifier_params", args["classifier_params"]).items()}
         try:
-            e2e = base.get("e2e")
-            args = dict(base)
-            args["budgets"] = tuple(Budget.parse(b) for b in _as_list(base.get("budgets", [])))
-            args["e2e"] = E2ESpec(**e2e) if isinstance(e2e, dict) else None
-            for key in ("datasets", "encoders", "classifiers", "protocols"):
-                if key in args:
-                    args[key] = tuple(str(v) for v in _as_list(args[key]))
-            if "seeds" in args:
-                args["seeds"] = tuple(int(s) for s in _as_list(args["seeds"]))
-            if args.get("mpp") in ("", 0):
-                args["mpp"] = None
-            args.setdefault("name", "experiment")
             return cls(**args)
         except TypeError as exc:
-            raise SpecError(f"The experiment description is malformed: {exc}.") from exc
-        except ValueError as exc:
-            raise SpecError(f"The experiment description has a bad value: {exc}.") from exc
+            raise SpecError(f"The experiment description is malformed: {exc}.", "See examples/ for the fields.") from exc
 
     @classmethod
     def from_toml(cls, path: str | Path) -> ExperimentSpec:
@@ -166,11 +267,7 @@ class ExperimentSpec:
         return replace(self, **changes)
 
 
-def _as_list(value: Any) -> list[Any]:
-    return list(value) if isinstance(value, list | tuple) else [value]
-
-
-def _preset_name(name: str) -> str:
+def _preset_name(name: Any) -> str:
     if name not in PRESETS:
         raise SpecError(f"Unknown experiment preset {name!r}.", f"Known presets: {', '.join(PRESETS)}.")
     return name
@@ -184,7 +281,7 @@ PRESETS: dict[str, ExperimentSpec] = {
         budgets=tuple(Budget("fraction", f) for f in (0.001, 0.01, 0.1, 1.0)),
         classifiers=("linear-probe",),
         seeds=(42, 43, 44, 45, 46),
-        split="cell",
+        split="fmc",
         protocols=("pooled", "cross:tumor_type"),
         e2e=E2ESpec(),
     ),
@@ -196,6 +293,20 @@ PRESETS: dict[str, ExperimentSpec] = {
         classifiers=("nielsen-svm", "nielsen-knn", "nielsen-logreg"),
         seeds=(0, 1, 2),
         on_budget_overflow="cap",
+    ),
+    "amibr-benchmark": ExperimentSpec(
+        name="AMi-Br benchmark protocol",
+        datasets=("amibr",),
+        encoders=("uni", "uni2-h", "virchow", "virchow2", "prov-gigapath", "h-optimus-0", "h-optimus-1"),
+        budgets=(Budget("fraction", 1.0),),
+        classifiers=("linear-probe",),
+        seeds=(42,),
+        folds=5,
+        split="predefined",
+        test_datasets=("atnorm-br", "atnorm-md"),
+        protocols=("pooled",),
+        patch_size=128,
+        e2e=E2ESpec(arch="resnet50", epochs=100, batch_size=8, lr=5e-5, patience=15),
     ),
     "demo": ExperimentSpec(
         name="Synthetic demo",

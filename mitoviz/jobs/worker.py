@@ -121,7 +121,7 @@ def _device_for(settings: Settings, slot: int) -> str:
 
 def run_job(store: JobStore, job: dict[str, Any], settings: Settings, worker: str) -> str:
     """Run one claimed job to its end state; return that state."""
-    from mitoviz.experiment.runner import run_experiment
+    from mitoviz.experiment.run import run_experiment
     from mitoviz.experiment.spec import ExperimentSpec
 
     reporter = JobReporter(store, job["id"], worker)

@@ -370,14 +370,15 @@ AMIBR_HEADER = [
     "expert3_atypical",
     "majority_atypical",
 ]
-# (slide, dataset, uid, e1, e2, e3, majority)
+# (slide, dataset, uid, e1, e2, e3, majority) as in the real AMI-BR.csv: slide = the original image
+# (MIDOG 2021 ``NNN.tiff``; TUPAC16 ``NN_stitched1.tif`` for cases 1-23, ``NN.tif`` for 24-73).
 AMIBR_ROWS = [
-    (1, "MIDOG21", 2, "NMF metaphase", "NMF metaphase", False, False, "", False),
-    (1, "MIDOG21", 3, "AMF multipolar", "AMF multipolar", True, True, "", True),
-    (51, "MIDOG21", 6, "AMF segregation", "NMF metaphase", True, False, True, True),
-    (101, "MIDOG21", 11, "NMF prometaphase", "NMF anaphase-telophase", False, False, "", False),
-    (12, "TUPAC", 1, "AMF other", "NMF metaphase", True, False, False, False),
-    (12, "TUPAC", 2, "AMF bipolar assymetric", "AMF bipolar assymetric", True, True, "", True),
+    ("001.tiff", "MIDOG21", 2, "NMF metaphase", "NMF metaphase", False, False, "", False),
+    ("001.tiff", "MIDOG21", 3, "AMF multipolar", "AMF multipolar", True, True, "", True),
+    ("051.tiff", "MIDOG21", 6, "AMF segregation", "NMF metaphase", True, False, True, True),
+    ("101.tiff", "MIDOG21", 11, "NMF prometaphase", "NMF anaphase-telophase", False, False, "", False),
+    ("12_stitched1.tif", "TUPAC16", 1, "AMF other", "NMF metaphase", True, False, False, False),
+    ("24.tif", "TUPAC16", 2, "AMF bipolar assymetric", "AMF bipolar assymetric", True, True, "", True),
 ]
 
 

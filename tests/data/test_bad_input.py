@@ -1,4 +1,9 @@
-"""Bad input matrix: every malformed file or argument gets a MitovizError that says what and what to do."""
+"""Bad input matrix.
+
+Files that are not the format at all get a MitovizError that says what and what to do. Rows a loader
+can adjust are kept and reported; rows it cannot use are skipped and reported with their ids; with
+``strict`` either becomes a DataError naming the reason (the ingestion policy, mitoviz.data.ingest).
+"""
 
 from __future__ import annotations
 
@@ -10,12 +15,15 @@ from pathlib import Path
 import pytest
 
 from mitoviz.config import Settings
-from mitoviz.data.cell_csv import load_cell_csv
-from mitoviz.data.midog import load_midog
-from mitoviz.data.patch_folder import load_patch_folder
-from mitoviz.data.presets import get_preset, inspect_path, load_dataset
-from mitoviz.data.sliderunner import load_sliderunner
-from mitoviz.errors import DataError, MitovizError, SchemaError, SpecError
+from mitoviz.data.cells import Dataset
+from mitoviz.data.formats.cell_csv import load_cell_csv
+from mitoviz.data.formats.midog import load_midog
+from mitoviz.data.formats.patch_table import load_patch_table
+from mitoviz.data.formats.sliderunner import load_sliderunner
+from mitoviz.data.ingest import EDGE_TOLERANCE_PX, check_strict
+from mitoviz.data.presets import get_preset
+from mitoviz.data.sources import inspect_path, load_dataset
+from mitoviz.errors import DataError, MitovizError, SpecError
 
 from .formats import (
     MIDOG22_ROWS,
@@ -32,7 +40,7 @@ IMAGE = {"license": 1, "file_name": "001.tiff", "id": 1, "width": 1000, "height"
 
 
 def _json(tmp: Path, annotations: list[dict], images: list[dict] | None = None) -> Path:
-    return write_midog_json(tmp / "MIDOG.json", images or [IMAGE], annotations)
+    return write_midog_json(tmp / "mitoviz-test.json", images or [IMAGE], annotations)
 
 
 def _annotation(**fields: object) -> dict:
@@ -52,7 +60,7 @@ def missing_csv(tmp: Path) -> None:
 
 
 def missing_patch_csv(tmp: Path) -> None:
-    load_patch_folder(tmp / "AMI-BR.csv")
+    load_patch_table(tmp / "AMI-BR.csv")
 
 
 def missing_path(tmp: Path) -> None:
@@ -75,36 +83,43 @@ def json_truncated(tmp: Path) -> None:
     load_midog(tmp / "MIDOG.json")
 
 
-def json_unknown_category(tmp: Path) -> None:
-    load_midog(_json(tmp, [_annotation(), _annotation(id=2, category_id=5)]))
+def json_unknown_category(tmp: Path) -> Dataset:
+    return load_midog(_json(tmp, [_annotation(), _annotation(id=2, category_id=5)]))
 
 
-def json_unknown_vote_category(tmp: Path) -> None:
-    load_midog(_json(tmp, [_annotation(labels=[1, 9])]))
 
 
-def json_unknown_image(tmp: Path) -> None:
-    load_midog(_json(tmp, [_annotation(image_id=42)]))
+
+def json_unknown_image(tmp: Path) -> Dataset:
+    return load_midog(_json(tmp, [_annotation(), _annotation(id=2, image_id=42)]))
 
 
-def bbox_outside_image(tmp: Path) -> None:
-    load_midog(_json(tmp, [_annotation(), _annotation(id=2, bbox=bbox(1200, 100))]))
+def bbox_outside_image(tmp: Path) -> Dataset:
+    return load_midog(_json(tmp, [_annotation(), _annotation(id=2, bbox=bbox(1200, 100))]))
 
 
-def bbox_negative(tmp: Path) -> None:
-    load_midog(_json(tmp, [_annotation(bbox=bbox(-40, 100))]))
+def bbox_just_past_the_edge(tmp: Path) -> Dataset:  # the MIDOG++ quirk: a few px past the image edge
+    return load_midog(_json(tmp, [_annotation(), _annotation(id=2, bbox=bbox(1003, 100))]))
 
 
-def bbox_coco_xywh(tmp: Path) -> None:
-    load_midog(_json(tmp, [_annotation(bbox=[300, 300, 50, 50])]))
+def bbox_negative(tmp: Path) -> Dataset:
+    return load_midog(_json(tmp, [_annotation(), _annotation(id=2, bbox=bbox(-40, 100))]))
 
 
-def bbox_not_four_numbers(tmp: Path) -> None:
-    load_midog(_json(tmp, [_annotation(bbox=[300, 300, "a", 350])]))
+def bbox_coco_xywh(tmp: Path) -> Dataset:
+    return load_midog(_json(tmp, [_annotation(), _annotation(id=2, bbox=[300, 300, 50, 50])]))
 
 
-def annotation_without_bbox(tmp: Path) -> None:
-    load_midog(_json(tmp, [{"category_id": 1, "image_id": 1, "id": 1}]))
+def bbox_not_four_numbers(tmp: Path) -> Dataset:
+    return load_midog(_json(tmp, [_annotation(), _annotation(id=2, bbox=[300, 300, "a", 350])]))
+
+
+def annotation_without_bbox(tmp: Path) -> Dataset:
+    return load_midog(_json(tmp, [_annotation(), {"category_id": 1, "image_id": 1, "id": 2}]))
+
+
+def json_only_unusable_rows(tmp: Path) -> None:
+    load_midog(_json(tmp, [_annotation(category_id=5)]))
 
 
 def json_empty(tmp: Path) -> None:
@@ -115,8 +130,8 @@ def json_nothing_mapped(tmp: Path) -> None:
     load_midog(_json(tmp, [_annotation()]), class_map={1: None, 2: None})
 
 
-def json_duplicate_ids(tmp: Path) -> None:
-    load_midog(_json(tmp, [_annotation(id=7), _annotation(id=7, bbox=bbox(200, 200))]))
+def json_duplicate_ids(tmp: Path) -> Dataset:
+    return load_midog(_json(tmp, [_annotation(id=7), _annotation(id=7, bbox=bbox(200, 200))]))
 
 
 def sqlite_without_tables(tmp: Path) -> None:
@@ -176,11 +191,12 @@ def sqlite_without_class_names(tmp: Path) -> None:
     load_sliderunner(path)
 
 
-def sqlite_cell_outside_slide(tmp: Path) -> None:
+def sqlite_cell_outside_slide(tmp: Path) -> Dataset:
     path = write_sliderunner(
-        tmp / "x.sqlite", [(1, "a.svs", 100, 100)], [(1, "Mitosis")], [], [SRAnnotation(1, 1, 1, [(500, 5)])]
+        tmp / "x.sqlite", [(1, "a.svs", 100, 100)], [(1, "Mitosis")], [],
+        [SRAnnotation(1, 1, 1, [(50, 5)]), SRAnnotation(2, 1, 1, [(500, 5)])],
     )
-    load_sliderunner(path)
+    return load_sliderunner(path)
 
 
 def csv_empty(tmp: Path) -> None:
@@ -197,33 +213,37 @@ def csv_without_label(tmp: Path) -> None:
 
 
 def patch_csv_without_label(tmp: Path) -> None:
-    load_patch_folder(write_cell_csv(tmp / "patches.csv", [("a.png", "s1")], header=["image", "slide"]))
+    load_patch_table(write_cell_csv(tmp / "patches.csv", [("a.png", "s1")], header=["image", "slide"]))
 
 
 def patch_csv_without_image(tmp: Path) -> None:
-    load_patch_folder(write_cell_csv(tmp / "patches.csv", [("mitosis", "s1")], header=["label", "slide"]))
+    load_patch_table(write_cell_csv(tmp / "patches.csv", [("mitosis", "s1")], header=["label", "slide"]))
 
 
-def patch_csv_duplicate_ids(tmp: Path) -> None:
-    rows = [("a.png", "mitosis"), ("a.png", "hard negative")]
-    load_patch_folder(write_cell_csv(tmp / "patches.csv", rows, header=["image", "label"]))
+def patch_csv_duplicate_ids(tmp: Path) -> Dataset:
+    rows = [("b.png", "mitosis"), ("c.png", "hard negative"), ("a.png", "mitosis"), ("a.png", "hard negative")]
+    return load_patch_table(write_cell_csv(tmp / "patches.csv", rows, header=["image", "label"]))
 
 
-def csv_conflicting_duplicates(tmp: Path) -> None:
+def csv_conflicting_duplicates(tmp: Path) -> Dataset:
     rows = [*MIDOG22_ROWS, (4361.0, 371.0, 1, "001.tiff", 1, "train", "human breast cancer")]
-    load_cell_csv(write_cell_csv(tmp / "cells.csv", rows))
+    return load_cell_csv(write_cell_csv(tmp / "cells.csv", rows))
 
 
-def csv_bad_coordinates(tmp: Path) -> None:
-    load_cell_csv(write_cell_csv(tmp / "cells.csv", [("ten", 5, 1, "a.tiff", 1, "train", "t")]))
+def csv_bad_coordinates(tmp: Path) -> Dataset:
+    return load_cell_csv(write_cell_csv(tmp / "cells.csv", [*MIDOG22_ROWS, ("ten", 5, 1, "a.tiff", 1, "train", "t")]))
 
 
-def csv_bad_split(tmp: Path) -> None:
-    load_cell_csv(write_cell_csv(tmp / "cells.csv", [(10, 5, 1, "a.tiff", 1, "holdout", "t")]))
+def csv_bad_split(tmp: Path) -> Dataset:
+    return load_cell_csv(write_cell_csv(tmp / "cells.csv", [*MIDOG22_ROWS, (10, 5, 1, "a.tiff", 1, "holdout", "t")]))
 
 
-def csv_negative_coordinates(tmp: Path) -> None:
-    load_cell_csv(write_cell_csv(tmp / "cells.csv", [(-10, 5, 1, "a.tiff", 1, "train", "t")]))
+def csv_negative_coordinates(tmp: Path) -> Dataset:  # FMC's MIDOGpp.csv: two cells just past the edge
+    return load_cell_csv(write_cell_csv(tmp / "cells.csv", [*MIDOG22_ROWS, (-10, 5, 1, "a.tiff", 1, "train", "t")]))
+
+
+def csv_far_negative_coordinates(tmp: Path) -> Dataset:
+    return load_cell_csv(write_cell_csv(tmp / "cells.csv", [*MIDOG22_ROWS, (-900, 5, 1, "a.tiff", 1, "train", "t")]))
 
 
 def slide_table_instead_of_json(tmp: Path) -> None:
@@ -266,7 +286,7 @@ def bad_label_coding(tmp: Path) -> None:
 
 
 def amibr_unknown_column(tmp: Path) -> None:
-    load_patch_folder(write_amibr(tmp), label_column="subtype")
+    load_patch_table(write_amibr(tmp), label_column="subtype")
 
 
 CASES: list[tuple[Callable[[Path], None], type[MitovizError], str]] = [
@@ -278,17 +298,9 @@ CASES: list[tuple[Callable[[Path], None], type[MitovizError], str]] = [
     (folder_instead_of_file, DataError, "is a folder"),
     (json_missing_keys, DataError, "lacks the key(s) ['annotations', 'categories']"),
     (json_truncated, DataError, "not valid JSON"),
-    (json_unknown_category, DataError, "category id(s) 5 (1×)"),
-    (json_unknown_vote_category, DataError, "category id(s) 9"),
-    (json_unknown_image, DataError, "image ids missing"),
-    (bbox_outside_image, DataError, "outside their image"),
-    (bbox_negative, DataError, "outside their image"),
-    (bbox_coco_xywh, DataError, "x2 < x1"),
-    (bbox_not_four_numbers, DataError, "4-number bbox"),
-    (annotation_without_bbox, DataError, "4-number bbox"),
     (json_empty, DataError, "no annotations"),
     (json_nothing_mapped, DataError, "no usable annotated cells"),
-    (json_duplicate_ids, SchemaError, "cell_id is not unique"),
+    (json_only_unusable_rows, DataError, "no usable annotated cells (skipped: category id 5"),
     (sqlite_without_tables, DataError, "not a SlideRunner database"),
     (sqlite_without_columns, DataError, "lacks the column(s) ['agreedClass']"),
     (not_sqlite, DataError, "not an SQLite database"),
@@ -296,17 +308,11 @@ CASES: list[tuple[Callable[[Path], None], type[MitovizError], str]] = [
     (sqlite_empty, DataError, "holds no annotations"),
     (sqlite_nothing_mapped, DataError, "no usable annotated cells"),
     (sqlite_without_class_names, DataError, "no Classes table"),
-    (sqlite_cell_outside_slide, DataError, "outside their slide"),
     (csv_empty, DataError, "no rows"),
     (csv_zero_bytes, DataError, "is empty"),
     (csv_without_label, DataError, "lacks the column(s) ['label']"),
     (patch_csv_without_label, DataError, "no label column"),
     (patch_csv_without_image, DataError, "no image path column"),
-    (patch_csv_duplicate_ids, SchemaError, "cell_id is not unique"),
-    (csv_conflicting_duplicates, DataError, "two different labels"),
-    (csv_bad_coordinates, DataError, "not numbers"),
-    (csv_bad_split, DataError, "'holdout'"),
-    (csv_negative_coordinates, SchemaError, "Negative cell coordinates"),
     (slide_table_instead_of_json, DataError, "slide table, not an annotation file"),
     (folder_with_several_annotation_files, DataError, "several annotation files"),
     (folder_without_annotation_file, DataError, "no annotation file"),
@@ -317,6 +323,59 @@ CASES: list[tuple[Callable[[Path], None], type[MitovizError], str]] = [
     (bad_label_coding, SpecError, "Unknown label coding"),
     (amibr_unknown_column, DataError, "no column 'subtype'"),
 ]
+
+
+OUTSIDE_FAR = f"centre more than {EDGE_TOLERANCE_PX} px outside the image"
+OUTSIDE_NEAR = f"centre up to {EDGE_TOLERANCE_PX} px past the image edge: kept, patch padded"
+# (make, cells kept, adjusted {reason: ids}, skipped {reason: ids})
+ROW_CASES: list[tuple[Callable[[Path], Dataset], int, dict[str, list[str]], dict[str, list[str]]]] = [
+    (json_unknown_category, 1, {}, {"category id 5 not in 'categories'": ["2"]}),
+    (json_unknown_image, 1, {}, {"image id not listed in 'images'": ["2"]}),
+    (bbox_outside_image, 1, {}, {OUTSIDE_FAR: ["2"]}),
+    (bbox_just_past_the_edge, 2, {OUTSIDE_NEAR: ["2"]}, {}),
+    (bbox_negative, 2, {OUTSIDE_NEAR: ["2"]}, {}),
+    (bbox_coco_xywh, 1, {}, {"bbox has x2 < x1 or y2 < y1 (COCO [x, y, w, h]? MIDOG boxes are [x1, y1, x2, y2])": ["2"]}),
+    (bbox_not_four_numbers, 1, {}, {"no 4-number bbox [x1, y1, x2, y2]": ["2"]}),
+    (annotation_without_bbox, 1, {}, {"no 4-number bbox [x1, y1, x2, y2]": ["2"]}),
+    (json_duplicate_ids, 2, {"id repeats in the file: later rows get a #n suffix": ["mitoviz-test:7"]}, {}),
+    (sqlite_cell_outside_slide, 1, {}, {OUTSIDE_FAR: ["2"]}),
+    (csv_conflicting_duplicates, 4, {}, {"one position with two different labels": ["line 2", "line 7"]}),
+    (csv_bad_coordinates, 5, {}, {"no position (x/y missing or not numbers)": ["line 7"]}),
+    (csv_bad_split, 6, {"split value 'holdout' is not train, val or test: no predefined split": ["line 7"]}, {}),
+    (csv_negative_coordinates, 6, {OUTSIDE_NEAR: ["line 7"]}, {}),
+    (csv_far_negative_coordinates, 5, {}, {OUTSIDE_FAR: ["line 7"]}),
+    (patch_csv_duplicate_ids, 2, {}, {"one position with two different labels": ["line 4", "line 5"]}),
+]
+
+
+@pytest.mark.parametrize(("make", "kept", "adjusted", "skipped"), ROW_CASES, ids=[c[0].__name__ for c in ROW_CASES])
+def test_rows_are_kept_or_skipped_and_reported(
+    make: Callable[[Path], Dataset], kept: int, adjusted: dict, skipped: dict, tmp_path: Path
+) -> None:
+    dataset = make(tmp_path)
+    assert len(dataset.cells) == kept
+    assert dataset.adjusted == adjusted and dataset.skipped == skipped
+    with pytest.raises(DataError) as info:
+        check_strict(dataset)
+    assert next(iter({**adjusted, **skipped})) in info.value.what and "strict" in info.value.what
+    assert info.value.fix
+
+
+def test_unknown_vote_category_is_noted_not_refused(tmp_path: Path) -> None:
+    dataset = load_midog(_json(tmp_path, [_annotation(labels=[1, 9])]))
+    assert dataset.cells["rater_votes"].tolist() == ["mitotic figure;class 9"]
+    assert any("category id(s) [9]" in note for note in dataset.notes)
+    assert check_strict(dataset) is dataset  # a note, not a changed row
+
+
+def test_strict_loading_through_the_preset_and_inspect(tmp_path: Path, settings: Settings) -> None:
+    path = write_cell_csv(tmp_path / "MIDOGpp.csv", [(-3, 5, 1, "001.tiff", 1, "train", "breast"), (9, 9, 2, "001.tiff",
+                                                                                                     1, "train", "breast")])
+    assert inspect_path(path, settings)["n_adjusted"] == 1
+    with pytest.raises(DataError, match="strict mode refuses"):
+        inspect_path(path, settings, strict=True)
+    with pytest.raises(DataError, match="strict mode refuses"):
+        load_dataset(path, settings, strict=True)
 
 
 @pytest.mark.parametrize(("make", "error", "says"), CASES, ids=[c[0].__name__ for c in CASES])

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from mitoviz.data.cell_csv import load_cell_csv
 from mitoviz.data.cells import IMPOSTER, MITOTIC
+from mitoviz.data.formats.cell_csv import load_cell_csv
+from mitoviz.data.presets import get_preset
 from mitoviz.errors import DataError
 
 from .formats import MIDOG22_ROWS, MIDOGPP_CSV_ROWS, write_cell_csv, write_tiff
@@ -49,7 +50,7 @@ def test_coding_override_skips_and_counts_other_values(tmp_path: Path) -> None:
     path = write_cell_csv(tmp_path / "t.csv", MIDOGPP_CSV_ROWS)
     dataset = load_cell_csv(path, label_coding="1/0")
     assert dataset.cells["label"].tolist() == [MITOTIC]
-    assert dataset.skipped == {"label '2' not mapped": 3}
+    assert dataset.skipped == {"label '2' not mapped": ["line 2", "line 4", "line 5"]}
     mapped = load_cell_csv(path, label_coding={1: IMPOSTER, 2: MITOTIC})
     assert mapped.cells["label"].value_counts().to_dict() == {MITOTIC: 3, IMPOSTER: 1}
 
@@ -64,10 +65,11 @@ def test_ccmct_table_without_tumour_column(tmp_path: Path) -> None:
     path = write_cell_csv(
         tmp_path / "ccmct.csv", rows, header=["x", "y", "label", "filename", "slide", "split"]
     )
-    dataset = load_cell_csv(path, tumor_type="canine cutaneous mast cell tumor", scanner="Aperio CS2")
+    dataset = load_cell_csv(path, preset=get_preset("ccmct"))
     cells = dataset.cells
     assert len(cells) == 3
-    assert dataset.skipped == {"duplicate row": 1}
+    assert dataset.skipped == {"exact duplicate of another row": ["line 5"]}
+    assert set(cells["species"]) == {"canine"}
     assert set(cells["tumor_type"]) == {"canine cutaneous mast cell tumor"}
     assert set(cells["scanner"]) == {"Aperio ScanScope CS2"}
     assert cells.groupby("split").size().to_dict() == {"test": 2, "train": 1}
@@ -93,3 +95,16 @@ def test_ambiguous_numeric_coding_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="fit neither coding") as info:
         load_cell_csv(write_cell_csv(tmp_path / "t.csv", rows))
     assert "label_coding" in info.value.fix
+
+
+def test_extra_text_columns_are_kept_as_domain_candidates(tmp_path: Path) -> None:
+    rows = [(10, 10, 1, "a.tiff", "a", "train", "t", "lab one"), (20, 20, 0, "b.tiff", "b", "test", "t", "lab two")]
+    header = ["x", "y", "label", "filename", "slide", "split", "tumortype", "lab"]
+    cells = load_cell_csv(write_cell_csv(tmp_path / "t.csv", rows, header=header)).cells
+    assert cells["lab"].tolist() == ["lab one", "lab two"]
+
+
+def test_label_codes_are_listed_as_normalised(tmp_path: Path) -> None:
+    dataset = load_cell_csv(write_cell_csv(tmp_path / "MIDOGpp.csv", MIDOGPP_CSV_ROWS))
+    merges = {(m["raw"], m["normalised"]): m["rows"] for m in dataset.normalised["label"]}
+    assert merges == {("1", MITOTIC): 1, ("2", IMPOSTER): 3}

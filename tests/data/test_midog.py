@@ -10,12 +10,19 @@ import pandas as pd
 import pytest
 
 from mitoviz.data.cells import IMPOSTER, MITOTIC
-from mitoviz.data.midog import (
+from mitoviz.data.formats.midog import load_midog
+from mitoviz.data.presets import get_preset
+from mitoviz.data.vocab import (
+    ATYPICAL,
+    NORMAL,
     canonical_scanner,
+    canonical_species,
     canonical_tumor,
     label_from_class_name,
-    load_midog,
     midog_domain,
+    midog_id,
+    tupac_case,
+    tupac_centre,
 )
 
 from .formats import (
@@ -36,7 +43,7 @@ def _by(cells: pd.DataFrame, column: str) -> dict[str, dict[str, int]]:
 
 
 def test_midog21_counts_by_scanner_and_class(tmp_path: Path) -> None:
-    dataset = load_midog(midog21_set(tmp_path))
+    dataset = load_midog(midog21_set(tmp_path), preset=get_preset("midog21"))
     cells = dataset.cells
     assert len(cells) == 14
     assert cells["label"].value_counts().to_dict() == {IMPOSTER: 8, MITOTIC: 6}
@@ -55,7 +62,7 @@ def test_midog21_counts_by_scanner_and_class(tmp_path: Path) -> None:
 
 
 def test_validation_anchor_bbox_is_x1y1x2y2(tmp_path: Path) -> None:
-    cells = load_midog(midog21_set(tmp_path), name="midog21").cells.set_index("cell_id")
+    cells = load_midog(midog21_set(tmp_path), preset=get_preset("midog21")).cells.set_index("cell_id")
     anchor = cells.loc["midog21:1"]
     assert ANCHOR_BBOX == [4336, 346, 4386, 396]
     assert (anchor["x"], anchor["y"]) == (4361.0, 371.0)
@@ -111,13 +118,16 @@ def test_midogpp_names_split_and_votes(tmp_path: Path) -> None:
 def test_midogpp_spelling_without_slide_table_uses_id_ranges(tmp_path: Path) -> None:
     path = midogpp_set(tmp_path, json_name="MIDOGpp.json")
     (tmp_path / "datasets_xvalidation.csv").unlink()
-    dataset = load_midog(path)
+    dataset = load_midog(path, preset=get_preset("midogpp"))
     assert dataset.name == "midogpp"
     cells = dataset.cells.set_index("slide")
     assert cells.loc["245", "scanner"].unique().tolist() == ["3D Histech"]
     assert cells.loc["300", "scanner"] == "Aperio ScanScope CS2"
+    assert cells.loc["245", "species"].unique().tolist() == ["canine"]  # from the tumour type
     assert set(dataset.cells["split"]) == {""}
-    assert any("id ranges" in note for note in dataset.notes)
+    assert any("from the image file names" in note for note in dataset.notes)
+    # without the preset, file names never imply MIDOG scanners
+    assert set(load_midog(path).cells["scanner"]) == {"unknown"}
 
 
 def test_demo_set_takes_names_from_its_slide_table(tmp_path: Path) -> None:
@@ -188,7 +198,7 @@ def test_class_map_override_and_unmapped_classes_are_counted(tmp_path: Path) -> 
     path = write_midog_json(tmp_path / "coco.json", images, annotations, categories=categories)
     dataset = load_midog(path)
     assert dataset.cells["label"].value_counts().to_dict() == {MITOTIC: 2, IMPOSTER: 1}
-    assert dataset.skipped == {"class 3 'granulocyte' not mapped": 3}
+    assert dataset.skipped == {"class 3 'granulocyte' not mapped": ["3", "4", "5"]}
     swapped = load_midog(path, class_map={1: IMPOSTER, 2: MITOTIC, 3: None})
     assert swapped.cells["label"].value_counts().to_dict() == {IMPOSTER: 2, MITOTIC: 1}
     # a non-MIDOG file name never maps to the MIDOG scanner id ranges
@@ -238,6 +248,10 @@ def test_tumour_names(raw: str, canonical: str) -> None:
         ("Nonmitosis", IMPOSTER),
         ("Mitotic figure lookalike", IMPOSTER),
         ("Mitotic figure look-alike", IMPOSTER),
+        ("Atypical", ATYPICAL),
+        ("AMF", ATYPICAL),
+        ("Normal", NORMAL),
+        ("normal mitotic figure", NORMAL),
         ("Granulocyte", None),
         ("Tumor region", None),
         ("NMF metaphase", None),
@@ -255,3 +269,24 @@ def test_id_ranges() -> None:
     assert midog_domain(245) == ("3D Histech", "canine lymphosarcoma")
     assert midog_domain(553) == ("Hamamatsu XR", "human melanoma")
     assert midog_domain(554) is None
+
+
+def test_midogpp_species_and_centre_from_the_slide_table(tmp_path: Path) -> None:
+    cells = load_midog(midogpp_set(tmp_path), name="midogpp").cells.set_index("slide")
+    assert cells.loc["245", "species"].unique().tolist() == ["canine"]
+    assert cells.loc["001", "species"].unique().tolist() == ["human"]
+    assert cells.loc["245", "centre"].unique().tolist() == ["VMU Vienna"]
+
+
+@pytest.mark.parametrize(("raw", "canonical"), [("Canine", "canine"), ("dog", "canine"), ("Homo sapiens", "human")])
+def test_species_names(raw: str, canonical: str) -> None:
+    assert canonical_species(raw) == canonical
+
+
+def test_ids_inside_file_names() -> None:
+    assert midog_id("002.tiff") == 2 and midog_id("151.TIF") == 151 and midog_id("2") == 2
+    assert midog_id("01_stitched1.tif") is None and midog_id("A03_00Aa.tiff") is None
+    assert tupac_case("01_stitched1.tif") == 1 and tupac_case("24.tif") == 24 and tupac_case("03/05.tif") == 3
+    assert tupac_centre("23_stitched1.tif") == "TUPAC16 cases 01-23"
+    assert tupac_centre("24.tif") == "TUPAC16 cases 24-73"
+    assert tupac_centre("002.tiff") == "" and tupac_centre("x.png") == ""

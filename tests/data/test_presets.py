@@ -11,22 +11,15 @@ import pytest
 
 from mitoviz.config import Settings
 from mitoviz.data.cells import IMPOSTER, MITOTIC
-from mitoviz.data.presets import (
-    DatasetPreset,
-    dataset_status,
-    detect_format,
-    find_preset,
-    get_preset,
-    inspect_path,
-    list_presets,
-    load_dataset,
-    match_preset,
-)
+from mitoviz.data.formats import detect_format
+from mitoviz.data.presets import DatasetPreset, get_preset, list_presets
+from mitoviz.data.sources import dataset_status, find_preset, inspect_path, load_dataset, match_preset
 from mitoviz.errors import SpecError
 
 from .formats import MIDOGPP_CSV_ROWS, ccmct_old_db, midog_v2_db, midogpp_set, write_amibr, write_cell_csv
 
-REQUIRED = ("midog21", "midogpp", "ccmct", "cmc", "amibr", "mitoviz-demo")
+REQUIRED = ("midog21", "midogpp", "midog22", "ccmct", "cmc", "amibr", "atnorm-br", "atnorm-md", "midog25-atypical",
+            "omg-octo", "tupac16", "mitoviz-demo")
 
 
 @pytest.fixture
@@ -42,7 +35,8 @@ def test_registry_lists_the_known_data_sets() -> None:
     for name in names:
         preset = get_preset(name)
         assert isinstance(preset, DatasetPreset) and preset.name == name
-        assert preset.title and preset.licence and preset.point_at and preset.annotation_files
+        assert preset.title and preset.licence and preset.point_at
+        assert preset.annotation_files or preset.image_folder is not None  # a file, or a folder of class folders
         json.dumps(preset.describe())
         if not preset.synthetic:
             assert preset.citation and preset.download_url.startswith("https://")
@@ -113,13 +107,14 @@ def test_preset_name_path_and_folder_load_the_same_cells(roots: Settings) -> Non
 
 
 def test_format_detection(tmp_path: Path) -> None:
-    assert detect_format(midogpp_set(tmp_path / "a")) == "midog"
-    assert detect_format(ccmct_old_db(tmp_path / "b")) == "sliderunner"
-    assert detect_format(write_amibr(tmp_path / "c")) == "patch_folder"
-    assert detect_format(write_cell_csv(tmp_path / "d" / "cells.csv", MIDOGPP_CSV_ROWS)) == "cell_csv"
+    assert detect_format(midogpp_set(tmp_path / "a")).name == "midog"
+    assert detect_format(ccmct_old_db(tmp_path / "b")).name == "sliderunner"
+    assert detect_format(write_amibr(tmp_path / "c")).name == "patch_table"
+    assert detect_format(write_cell_csv(tmp_path / "d" / "cells.csv", MIDOGPP_CSV_ROWS)).name == "cell_csv"
+    assert detect_format(tmp_path / "c" / "patches").name == "class_folders"
     odd = tmp_path / "annotations.bin"
     odd.write_bytes((tmp_path / "b" / "databases" / "MITOS_WSI_CCMCT_ODAEL.sqlite").read_bytes())
-    assert detect_format(odd) == "sliderunner"
+    assert detect_format(odd).name == "sliderunner"
     assert match_preset("MITOS_WSI_CCMCT_ODAEL_binary_labels.csv").name == "ccmct"
     assert match_preset("MIDOG++-demo.json").name == "mitoviz-demo"
     assert match_preset("MIDOGpp.csv").name == "midogpp"
@@ -181,8 +176,24 @@ def test_inspect_patch_table_and_database(tmp_path: Path, settings: Settings) ->
     assert amibr["n_missing_images"] == 1
     database = inspect_path(str(ccmct_old_db(tmp_path / "c")), settings)
     assert database["format"] == "sliderunner" and database["cells"] == 6
-    assert database["skipped"] == {
+    assert {k: v["rows"] for k, v in database["skipped"].items()} == {
         "class 1 'Granulocyte' not mapped": 1,
         "class 3 'Tumor cell' not mapped": 2,
         "class 4 'Ambiguous' not mapped": 1,
     }
+    assert database["n_skipped"] == 4 and database["n_adjusted"] == 0
+    assert any(line.startswith("class 3 'Tumor cell' not mapped: 2 row(s)") for line in database["skipped_lines"])
+
+
+def test_discovery_ignores_case_and_finds_sliderunner_only_folders(roots: Settings) -> None:
+    root = roots.data_roots[0]
+    midogpp_set(root / "midog++", json_name="midogpp.json")  # folder and file in other cases
+    status = find_preset("midogpp", roots)
+    assert status.found and status.path == root / "midog++" / "midogpp.json"
+    midog_v2_db(root / "Midog")  # a SlideRunner-only MIDOG 2021 folder: MIDOG.sqlite, no JSON
+    status = find_preset("midog21", roots)
+    assert status.found and status.path.name == "MIDOG.sqlite" and status.ready
+    ccmct_old_db(root / "ccmct_data", name="MITOS_WSI_CCMCT_ODAEL_train_dcm.sqlite")  # only the pattern fits
+    (root / "ccmct_data").rename(root / "CCMCT")
+    status = find_preset("ccmct", roots)
+    assert status.found and status.path.name == "MITOS_WSI_CCMCT_ODAEL_train_dcm.sqlite"

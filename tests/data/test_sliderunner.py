@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from mitoviz.data.cells import IMPOSTER, MITOTIC
-from mitoviz.data.presets import CCMCT_TEST_SLIDES
-from mitoviz.data.sliderunner import load_sliderunner, read_classes
+from mitoviz.data.formats.sliderunner import load_sliderunner, read_classes
+from mitoviz.data.presets import CCMCT_TEST_SLIDES, get_preset
 
 from .formats import (
     CCMCT_TEST,
@@ -46,7 +46,7 @@ def test_v2_counts_votes_deleted_and_polygon(tmp_path: Path) -> None:
     cells = dataset.cells.set_index("cell_id")
     assert len(cells) == 5
     assert cells["label"].value_counts().to_dict() == {IMPOSTER: 3, MITOTIC: 2}
-    assert dataset.skipped == {"deleted": 1}
+    assert dataset.skipped == {"deleted in the database": ["3"]}
     assert "midog21:3" not in cells.index
     assert (cells.loc["midog21:1", "x"], cells.loc["midog21:1", "y"]) == (4361.0, 371.0)
     # the polygon's position is the mean of its four corners
@@ -73,18 +73,12 @@ def test_v2_class_map_derived_from_class_names(tmp_path: Path) -> None:
 def test_old_ccmct_schema_classes_split_and_skips(tmp_path: Path) -> None:
     path = ccmct_old_db(tmp_path)
     assert read_classes(path)[7] == "Mitotic figure lookalike"
-    dataset = load_sliderunner(
-        path,
-        class_map={2: MITOTIC, 7: IMPOSTER},
-        name="ccmct",
-        test_slides=CCMCT_TEST_SLIDES,
-        scanner="Aperio ScanScope CS2",
-        tumor_type=lambda filename: "canine cutaneous mast cell tumor",
-    )
+    dataset = load_sliderunner(path, preset=get_preset("ccmct"))
+    assert get_preset("ccmct").test_slides == CCMCT_TEST_SLIDES
     cells = dataset.cells.set_index("cell_id")
     assert len(cells) == 6
     assert cells["label"].value_counts().to_dict() == {MITOTIC: 3, IMPOSTER: 3}
-    assert dataset.skipped == {
+    assert {k: len(v) for k, v in dataset.skipped.items()} == {
         "class 1 'Granulocyte' not mapped": 1,
         "class 3 'Tumor cell' not mapped": 2,
         "class 4 'Ambiguous' not mapped": 1,
@@ -106,6 +100,7 @@ def test_old_ccmct_schema_classes_split_and_skips(tmp_path: Path) -> None:
     assert dataset.missing_images == [str(tmp_path / "WSI" / CCMCT_TRAIN)]
     assert set(cells["scanner"]) == {"Aperio ScanScope CS2"}
     assert set(cells["tumor_type"]) == {"canine cutaneous mast cell tumor"}
+    assert set(cells["species"]) == {"canine"}
     assert cells.loc["ccmct:2", "rater_votes"] == "mitotic figure;imposter"
     assert cells.loc["ccmct:2", "agreement"] == 0.5
 
@@ -141,10 +136,13 @@ def test_repeated_file_names_are_told_apart_by_their_folder(tmp_path: Path) -> N
     path = write_sliderunner(
         tmp_path / "TUPAC.sqlite", slides, [(1, "Mitose"), (2, "Hard negative")], [], annotations, "old"
     )
-    dataset = load_sliderunner(path, class_map={1: MITOTIC, 2: IMPOSTER}, tumor_type="human breast cancer")
+    dataset = load_sliderunner(path, name="tupac", preset=get_preset("tupac16"))
     cells = dataset.cells.set_index("cell_id")
     assert cells["slide"].to_dict() == {"tupac:1": "01/01", "tupac:2": "02/01", "tupac:3": "02"}
     assert cells.loc["tupac:1", "image"] == str(tmp_path / "01" / "01.tif")
     assert cells.loc["tupac:2", "image"] == str(tmp_path / "02" / "01.tif")
     assert dataset.missing_images == [str(tmp_path / f) for f in ("02.tif", "02/01.tif")]
     assert any("repeat" in note for note in dataset.notes)
+    assert set(dataset.cells["tumor_type"]) == {"human breast cancer"}
+    assert cells["centre"].to_dict() == {"tupac:1": "TUPAC16 cases 01-23", "tupac:2": "TUPAC16 cases 01-23",
+                                         "tupac:3": "TUPAC16 cases 01-23"}

@@ -4,7 +4,8 @@ import pytest
 from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 
 from mitoviz.errors import BudgetError, Cancelled, MitovizError, SpecError
-from mitoviz.experiment.runner import plan_fits, prepare, run_experiment
+from mitoviz.experiment.plan import plan_fits, prepare
+from mitoviz.experiment.run import run_experiment
 from mitoviz.experiment.spec import ExperimentSpec
 from mitoviz.progress import RecordingReporter
 from mitoviz.results import ResultsStore
@@ -69,7 +70,7 @@ def test_run_writes_results_that_load_back_and_agree_with_sklearn(small_demo, se
     maps = run.projections()
     assert set(maps["encoder"]) == {"handcrafted"} and len(maps) == len(cells)
     ri = run.table("robustness")
-    assert set(ri["confounder"]) == {"scanner", "tumor_type"} and ri["value"].between(0, 1).all()
+    assert set(ri["confounder"]) == {"scanner", "tumor_type", "species"} and ri["value"].between(0, 1).all()
     assert any(stage.startswith("embed handcrafted") for stage, _, _ in reporter.updates)
 
 

@@ -37,7 +37,10 @@ def test_toml_round_trip(tmp_path):
 def test_presets_follow_the_published_protocols():
     ganz = PRESETS["ganz2025"]
     assert [b.value for b in ganz.budgets] == [0.001, 0.01, 0.1, 1.0]
-    assert ganz.seeds == (42, 43, 44, 45, 46) and ganz.split == "cell"
+    assert ganz.seeds == (42, 43, 44, 45, 46) and ganz.split == "fmc"
+    amibr = PRESETS["amibr-benchmark"]
+    assert amibr.folds == 5 and amibr.seeds == (42,) and amibr.test_datasets == ("atnorm-br", "atnorm-md")
+    assert amibr.split == "predefined"
     nielsen = PRESETS["nielsen2023"]
     assert [int(b.value) for b in nielsen.budgets] == [1, 5, 10, 25, 50, 100, 250, 500, 1000]
     assert nielsen.on_budget_overflow == "cap"
@@ -51,7 +54,22 @@ def test_presets_follow_the_published_protocols():
         ({"datasets": []}, "names no data set"),
         ({"budgets": []}, "no label budgets"),
         ({"split": "random"}, "Unknown split mode"),
-        ({"protocols": ["cross:stain"]}, "Unknown domain axis"),
+        ({"protocols": ["cross:no such thing!"]}, "Unknown protocol"),
+        ({"seeds": [1.5]}, "1.5 is not a whole number"),
+        ({"seeds": 3.5}, "not a whole number"),
+        ({"e2e": "yes"}, "`e2e` must be a table"),
+        ({"e2e": {"epochs": 0}}, "`e2e.epochs` must be ≥ 1"),
+        ({"e2e": {"colour": 1}}, r"Unknown \[e2e\] field"),
+        ({"classifier_params": {"logreg": 3}, "classifiers": ["logreg"]}, "must be a table"),
+        ({"classifier_params": {"logreg": {"C": 1}}, "classifiers": ["knn"]}, "which is not in classifiers"),
+        ({"classifier_params": {"knn": {"depth": 3}}, "classifiers": ["knn"]}, "has no parameter"),
+        ({"datasets": "midogpp", "encoders": [3]}, "must list names"),
+        ({"strict": "yes"}, "must be true or false"),
+        ({"missing_images": "ignore"}, "must be one of error, drop"),
+        ({"test_datasets": ["d"]}, "both training data sets and external test sets"),
+        ({"folds": 5, "seeds": [1, 2]}, "exactly one seed"),
+        ({"folds": 5, "split": "fmc", "seeds": [1]}, "do not combine"),
+        ({"test_fraction": 2}, "between"),
         ({"protocols": ["everything"]}, "Unknown protocol"),
         ({"encoders": ["a", "a"]}, "lists a name twice"),
         ({"budgets": ["lots"]}, "Cannot read the budget"),
@@ -79,5 +97,6 @@ def test_missing_or_broken_toml(tmp_path):
 def test_protocol_parsing():
     assert parse_protocol("pooled") == ("pooled", None)
     assert parse_protocol("lodo:scanner") == ("lodo", "scanner")
+    assert parse_protocol("cross:source") == ("cross", "source")
     with pytest.raises(SpecError):
         parse_protocol("pooled:scanner")

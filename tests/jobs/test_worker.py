@@ -106,7 +106,7 @@ def test_sigkill_during_embedding_resumes_without_recomputing_finished_shards(sm
     assert entry.complete()
     resumed = ResultsStore(settings.results_dir).get(done["run_id"]).metrics()
     fresh_settings = settings.__class__(**{**settings.__dict__, "home": settings.home / "fresh"})
-    from mitoviz.experiment.runner import run_experiment
+    from mitoviz.experiment.run import run_experiment
 
     fresh = run_experiment(spec, fresh_settings).metrics()
     key = ["fit_id", "test_axis", "test_domain"]

@@ -10,7 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from mitoviz.config import load_settings
-from mitoviz.experiment.runner import run_experiment
+from mitoviz.experiment.run import run_experiment
 from mitoviz.experiment.spec import ExperimentSpec
 from mitoviz.jobs import job_store
 from tests.conftest import kill_workers

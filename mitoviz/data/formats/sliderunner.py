@@ -10,22 +10,28 @@ from __future__ import annotations
 import re
 import sqlite3
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from mitoviz.data.cells import Dataset
-from mitoviz.data.midog import (
+from mitoviz.data.formats.base import (
+    Format,
     PathLike,
     dataset_name,
-    finish,
-    label_from_class_name,
+    fill_domains,
     missing_files,
     require_file,
 )
+from mitoviz.data.ingest import Ingest
+from mitoviz.data.vocab import label_from_class_name
 from mitoviz.errors import DataError
+
+if TYPE_CHECKING:
+    from mitoviz.data.presets import DatasetPreset
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 ANNOTATION_TYPES = {
@@ -46,8 +52,6 @@ REQUIRED_COLUMNS = {
 # Persons whose "votes" come from a detector, not from a rater (MIDOG.sqlite lists 'RetinaNet').
 DETECTOR_PERSONS = ("retinanet",)
 SLIDE_FOLDERS = ("", "WSI", "slides", "images", "../WSI", "../slides", "../images")
-
-Domain = str | Callable[[str], str | None] | None
 
 
 def is_sqlite(path: PathLike) -> bool:
@@ -114,14 +118,6 @@ def _query(con: sqlite3.Connection, file: Path, sql: str) -> pd.DataFrame:
         ) from exc
 
 
-def _domain(value: Domain, filename: str) -> str:
-    if value is None:
-        return ""
-    if callable(value):
-        return value(filename) or ""
-    return value
-
-
 def _find_slides_dir(file: Path, filenames: list[str]) -> Path:
     probe = filenames[:20]
     for relative in SLIDE_FOLDERS:
@@ -159,164 +155,133 @@ def load_sliderunner(
     class_map: Mapping[int, str | None] | None = None,
     name: str | None = None,
     test_slides: Iterable[str] | None = None,
-    scanner: Domain = None,
-    tumor_type: Domain = None,
+    preset: DatasetPreset | None = None,
     exclude_persons: Iterable[str] = DETECTOR_PERSONS,
 ) -> Dataset:
     """Load a SlideRunner database into a Dataset.
 
     ``class_map`` maps ``agreedClass`` ids to labels (None or absent: skipped and counted); by default
-    it is derived from the ``Classes`` names. ``test_slides`` (file names or stems) defines the
-    predefined split. ``scanner`` / ``tumor_type`` are a name or a function of the slide file name.
+    the preset's, else derived from the ``Classes`` names. ``test_slides`` (file names or stems, default
+    the preset's) defines the predefined split; the preset fills scanner, tumour type, species, centre.
     """
     file = require_file(
         db_path, "the SlideRunner database", "Point at the .sqlite file (e.g. MITOS_WSI_CCMCT_ODAEL.sqlite)."
     )
-    name = name or dataset_name(file)
-    notes: list[str] = []
-    skipped: Counter[str] = Counter()
+    name = name or (preset.name if preset else dataset_name(file))
+    class_map = class_map if class_map is not None else (preset.class_map if preset else None)
+    if test_slides is None and preset is not None and preset.test_slides:
+        test_slides = preset.test_slides
+    ingest = Ingest(file)
+    annotations, coords, slides, classes, votes = _read_tables(file, exclude_persons, ingest)
+    class_names = {int(u): str(n) for u, n in zip(classes["uid"], classes["name"], strict=True)} if classes is not None else {}
+    labels = _class_labels(file, class_map, class_names, ingest)
+
+    if "deleted" in annotations:
+        deleted = annotations["deleted"].fillna(0).astype(int) != 0
+        ingest.skip("deleted in the database", annotations.loc[deleted, "uid"])
+        annotations = annotations[~deleted]
+    else:
+        ingest.note("The database has no 'deleted' column (older schema): every annotation counts.")
+    agreed = pd.to_numeric(annotations["agreedClass"], errors="coerce")
+    no_class = agreed.isna() | (agreed == 0)
+    ingest.skip("no agreed class", annotations.loc[no_class, "uid"])
+    annotations = annotations[~no_class].assign(agreedClass=agreed[~no_class].astype(int))
+    mapped = annotations["agreedClass"].map(labels)
+    for cid, group in annotations[mapped.isna()].groupby("agreedClass"):
+        ingest.skip(f"class {cid} {class_names.get(int(cid), '?')!r} not mapped", group["uid"])
+    annotations = annotations[mapped.notna()].assign(label=mapped[mapped.notna()])
+    annotations = _positions(annotations, coords, ingest)
+
+    slide_names = _slide_paths(slides, ingest)
+    annotations = annotations.assign(slide=pd.to_numeric(annotations["slide"], errors="coerce"))
+    in_slides = annotations["slide"].isin(slide_names)
+    ingest.skip("slide not in the Slides table", annotations.loc[~in_slides, "uid"])
+    annotations = annotations[in_slides].join(_slide_sizes(slides), on="slide")
+    annotations = ingest.positions(annotations.rename(columns={"uid": "row_id"})).rename(columns={"row_id": "uid"})
+    if annotations.empty:
+        return ingest.finish(name, pd.DataFrame())
+
+    used = sorted({slide_names[int(s)] for s in annotations["slide"]})
+    folder = Path(slides_dir).expanduser().resolve() if slides_dir is not None else _find_slides_dir(file, used)
+    tests = {_stem(t) for t in test_slides} if test_slides is not None else None
+    if tests is not None:
+        unknown = sorted(tests - {_stem(n) for n in slide_names.values()})
+        if unknown:
+            ingest.note(f"{len(unknown)} predefined test slide(s) are not in this database: {unknown[:5]}.")
+    per_slide = {
+        fn: {"image": str(folder / fn), "slide": _stem(fn),
+             "split": "" if tests is None else ("test" if _stem(fn) in tests else "train")}
+        for fn in used
+    }
+    frame = annotations.assign(filename=annotations["slide"].astype(int).map(slide_names)).drop(columns="slide")
+    frame = frame.join(pd.DataFrame.from_dict(per_slide, orient="index"), on="filename")
+    frame["cell_id"] = [f"{name}:{uid}" for uid in frame["uid"]]
+    frame["dataset"] = name
+    frame = _attach_votes(frame, votes, labels, class_names)
+    frame = fill_domains(ingest, frame, preset, frame["filename"])
+    frame = frame.drop(columns=["uid", "filename", "agreedClass", "n"] + [c for c in ("type", "deleted") if c in frame])
+
+    unannotated = sorted(set(slide_names.values()) - set(used))
+    missing = missing_files(folder / fn for fn in used)
+    if missing:
+        ingest.note(f"{len(missing)} slide file(s) are missing from {folder}.")
+    return ingest.finish(name, frame, missing_images=missing, unannotated_images=unannotated)
+
+
+def _read_tables(file: Path, exclude_persons: Iterable[str], ingest: Ingest
+                 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame | None, pd.DataFrame | None]:
+    """Annotations, coordinates, slides, classes and rater votes, read with only the columns that exist."""
     con = _connect(file)
     try:
         try:
             schema = table_columns(con)
         except sqlite3.DatabaseError as exc:
-            raise DataError(
-                f"{file} is not a readable SQLite database: {exc}.", "Download it again."
-            ) from exc
+            raise DataError(f"{file} is not a readable SQLite database: {exc}.", "Download it again.") from exc
         tables = _check_schema(file, schema)
         ann_cols = schema[tables["Annotations"]]
         fields = ["uid", "slide", "agreedClass"] + [c for c in ("type", "deleted") if c in ann_cols]
         annotations = _query(con, file, f'SELECT {", ".join(fields)} FROM "{tables["Annotations"]}"')
         order = ", orderIdx" if "orderIdx" in schema[tables["Annotations_coordinates"]] else ""
-        coords = _query(
-            con,
-            file,
-            f'SELECT annoId, coordinateX, coordinateY FROM "{tables["Annotations_coordinates"]}" '
-            f"ORDER BY annoId{order}",
-        )
-        slide_fields = ["uid", "filename"] + [
-            c for c in ("width", "height", "directory") if c in schema[tables["Slides"]]
-        ]
+        coords = _query(con, file, f'SELECT annoId, coordinateX, coordinateY FROM '
+                                   f'"{tables["Annotations_coordinates"]}" ORDER BY annoId{order}')
+        slide_fields = ["uid", "filename"] + [c for c in ("width", "height", "directory") if c in schema[tables["Slides"]]]
         slides = _query(con, file, f'SELECT {", ".join(slide_fields)} FROM "{tables["Slides"]}"')
-        classes = (
-            _query(con, file, f'SELECT uid, name FROM "{tables["Classes"]}"') if "Classes" in tables else None
-        )
-        votes = _votes(con, file, tables, schema, exclude_persons, notes)
+        classes = _query(con, file, f'SELECT uid, name FROM "{tables["Classes"]}"') if "Classes" in tables else None
+        votes = _votes(con, file, tables, schema, exclude_persons, ingest)
     finally:
         con.close()
-
     if annotations.empty:
-        raise DataError(
-            f"{file} holds no annotations: the data set is empty.", "Point at a database with cells."
-        )
-    class_names = (
-        {int(u): str(n) for u, n in zip(classes["uid"], classes["name"], strict=True)}
-        if classes is not None
-        else {}
-    )
-    labels = _class_labels(file, class_map, class_names, notes)
+        raise DataError(f"{file} holds no annotations: the data set is empty.", "Point at a database with cells.")
+    return annotations, coords, slides, classes, votes
 
-    if "deleted" in annotations:
-        deleted = annotations["deleted"].fillna(0).astype(int) != 0
-        skipped["deleted"] += int(deleted.sum())
-        annotations = annotations[~deleted]
-    else:
-        notes.append("The database has no 'deleted' column (older schema): every annotation counts.")
 
-    agreed = pd.to_numeric(annotations["agreedClass"], errors="coerce")
-    no_class = agreed.isna() | (agreed == 0)
-    skipped["no agreed class"] += int(no_class.sum())
-    annotations = annotations[~no_class].assign(agreedClass=agreed[~no_class].astype(int))
-    mapped = annotations["agreedClass"].map(labels)
-    for cid, count in annotations.loc[mapped.isna(), "agreedClass"].value_counts().sort_index().items():
-        skipped[f"class {cid} '{class_names.get(int(cid), '?')}' not mapped"] += int(count)
-    annotations = annotations[mapped.notna()].assign(label=mapped[mapped.notna()])
-
-    centres = coords.groupby("annoId").agg(
-        x=("coordinateX", "mean"), y=("coordinateY", "mean"), n=("coordinateX", "size")
-    )
+def _positions(annotations: pd.DataFrame, coords: pd.DataFrame, ingest: Ingest) -> pd.DataFrame:
+    """Each annotation's centre: the mean of its coordinate rows (a spot has one)."""
+    centres = coords.groupby("annoId").agg(x=("coordinateX", "mean"), y=("coordinateY", "mean"),
+                                           n=("coordinateX", "size"))
     annotations = annotations.join(centres, on="uid")
-    no_coords = annotations["x"].isna()
-    skipped["no coordinates"] += int(no_coords.sum())
-    annotations = annotations[~no_coords]
-    kinds = (
-        annotations["type"].fillna(1).astype(int)
-        if "type" in annotations
-        else pd.Series(1, annotations.index)
-    )
-    not_spot = ~kinds.isin(SPOT_TYPES)
+    kinds = annotations["type"].fillna(1).astype(int) if "type" in annotations else pd.Series(1, annotations.index)
+    not_spot = ~kinds.isin(SPOT_TYPES) & annotations["x"].notna()
     if not_spot.any():
         by_type = Counter(ANNOTATION_TYPES.get(int(k), f"type {k}") for k in kinds[not_spot])
-        notes.append(
-            f"{int(not_spot.sum())} annotation(s) are not spots ({dict(sorted(by_type.items()))}); "
-            "each cell position is the mean of its coordinates."
-        )
+        ingest.note(f"{int(not_spot.sum())} annotation(s) are not spots ({dict(sorted(by_type.items()))}); "
+                    "each cell position is the mean of its coordinates.")
     multi_spot = (~not_spot) & (annotations["n"] > 1)
     if multi_spot.any():
-        notes.append(f"{int(multi_spot.sum())} spot(s) have several coordinate rows; their mean was used.")
-
-    slide_names = _slide_paths(slides, notes)
-    annotations = annotations.assign(slide=pd.to_numeric(annotations["slide"], errors="coerce"))
-    in_slides = annotations["slide"].isin(slide_names)
-    skipped["slide not in Slides table"] += int((~in_slides).sum())
-    annotations = annotations[in_slides]
-    if annotations.empty:
-        return finish(name, pd.DataFrame(), file, skipped)
-    _check_bounds(file, annotations, slides)
-
-    used = sorted({slide_names[int(s)] for s in annotations["slide"]})
-    folder = (
-        Path(slides_dir).expanduser().resolve() if slides_dir is not None else _find_slides_dir(file, used)
-    )
-    tests = {_stem(t) for t in test_slides} if test_slides is not None else None
-    if tests is not None:
-        unknown = sorted(tests - {_stem(n) for n in slide_names.values()})
-        if unknown:
-            notes.append(f"{len(unknown)} predefined test slide(s) are not in this database: {unknown[:5]}.")
-    per_slide = {
-        fn: {
-            "image": str(folder / fn),
-            "slide": _stem(fn),
-            "scanner": _domain(scanner, fn),
-            "tumor_type": _domain(tumor_type, fn),
-            "split": "" if tests is None else ("test" if _stem(fn) in tests else "train"),
-        }
-        for fn in used
-    }
-    frame = annotations.assign(filename=annotations["slide"].astype(int).map(slide_names)).drop(
-        columns="slide"
-    )
-    frame = frame.join(pd.DataFrame.from_dict(per_slide, orient="index"), on="filename")
-    frame["cell_id"] = [f"{name}:{uid}" for uid in frame["uid"]]
-    frame["dataset"] = name
-    frame = _attach_votes(frame, votes, labels, class_names)
-    frame = frame[
-        [
-            "cell_id",
-            "dataset",
-            "image",
-            "x",
-            "y",
-            "label",
-            "slide",
-            "scanner",
-            "tumor_type",
-            "split",
-            "rater_votes",
-            "agreement",
-        ]
-    ]
-
-    unannotated = sorted(set(slide_names.values()) - set(used))
-    missing = missing_files(folder / fn for fn in used)
-    if missing:
-        notes.append(f"{len(missing)} slide file(s) are missing from {folder}.")
-    return finish(
-        name, frame, file, skipped, missing_images=missing, unannotated_images=unannotated, notes=notes
-    )
+        ingest.note(f"{int(multi_spot.sum())} spot(s) have several coordinate rows; their mean was used.")
+    return annotations
 
 
-def _slide_paths(slides: pd.DataFrame, notes: list[str]) -> dict[int, str]:
+def _slide_sizes(slides: pd.DataFrame) -> pd.DataFrame:
+    """Slide uid → image_width / image_height where the Slides table knows them (MIDOG leaves them NULL)."""
+    sizes = pd.DataFrame(index=slides["uid"].astype(int))
+    for column, target in (("width", "image_width"), ("height", "image_height")):
+        values = slides[column] if column in slides else pd.Series(np.nan, index=slides.index)
+        sizes[target] = pd.to_numeric(values, errors="coerce").to_numpy()
+    return sizes
+
+
+def _slide_paths(slides: pd.DataFrame, ingest: Ingest) -> dict[int, str]:
     """Slide uid → image path relative to the slides folder.
 
     File names are normally unique; where they repeat (TUPAC16 tiles ``01.tif`` in folders ``01/``,
@@ -329,14 +294,14 @@ def _slide_paths(slides: pd.DataFrame, notes: list[str]) -> dict[int, str]:
             slides["directory"].fillna("").astype(str).map(lambda d: re.split(r"[\\/]", d.rstrip("\\/"))[-1])
         )
         names = names.where(~repeated | (folders == ""), folders + "/" + names)
-        notes.append(
+        ingest.note(
             f"{int(repeated.sum())} slide file names repeat; their folder was added to tell them apart."
         )
     return dict(zip(slides["uid"].astype(int), names, strict=True))
 
 
 def _class_labels(
-    file: Path, class_map: Mapping[int, str | None] | None, names: dict[int, str], notes: list[str]
+    file: Path, class_map: Mapping[int, str | None] | None, names: dict[int, str], ingest: Ingest
 ) -> dict[int, str]:
     if class_map is None:
         if not names:
@@ -346,7 +311,7 @@ def _class_labels(
             )
         labels = {cid: label_from_class_name(n) for cid, n in names.items()}
         described = {cid: f"{names[cid]} → {lab}" for cid, lab in labels.items() if lab}
-        notes.append(f"Class map derived from the Classes table: {described}.")
+        ingest.note(f"Class map derived from the Classes table: {described}.")
     else:
         labels = {int(k): v for k, v in class_map.items()}
         clash = {
@@ -355,32 +320,10 @@ def _class_labels(
             if lab and cid in names and label_from_class_name(names[cid]) not in (None, lab)
         }
         if clash:
-            notes.append(
+            ingest.note(
                 f"The class map disagrees with the Classes table names {clash}; the class map was used."
             )
     return {cid: lab for cid, lab in labels.items() if lab}
-
-
-def _check_bounds(file: Path, annotations: pd.DataFrame, slides: pd.DataFrame) -> None:
-    """Cells must lie inside their slide where the Slides table knows its size (MIDOG leaves it NULL)."""
-    if not {"width", "height"} <= set(slides.columns):
-        return
-    sizes = slides.set_index(slides["uid"].astype(int))[["width", "height"]].apply(
-        pd.to_numeric, errors="coerce"
-    )
-    joined = annotations.join(sizes, on="slide")
-    outside = (
-        (joined["x"] < 0)
-        | (joined["y"] < 0)
-        | (joined["x"] > joined["width"])
-        | (joined["y"] > joined["height"])
-    )
-    if outside.any():
-        ids = joined.loc[outside, "uid"].head(5).tolist()
-        raise DataError(
-            f"{file}: {int(outside.sum())} cell(s) lie outside their slide (annotation uids {ids}).",
-            "Check the coordinates (level-0 pixels) and the Slides width/height.",
-        )
 
 
 def _votes(
@@ -389,12 +332,12 @@ def _votes(
     tables: dict[str, str],
     schema: dict[str, list[str]],
     exclude_persons: Iterable[str],
-    notes: list[str],
+    ingest: Ingest,
 ) -> pd.DataFrame | None:
     if "Annotations_label" not in tables:
         return None
     if not {"annoId", "class"} <= set(schema[tables["Annotations_label"]]):
-        notes.append("Annotations_label lacks annoId/class; rater votes were not read.")
+        ingest.note("Annotations_label lacks annoId/class; rater votes were not read.")
         return None
     person = "person" if "person" in schema[tables["Annotations_label"]] else "NULL"
     votes = _query(
@@ -411,7 +354,7 @@ def _votes(
         if drop_ids:
             dropped = votes["person"].isin(drop_ids)
             if dropped.any():
-                notes.append(
+                ingest.note(
                     f"{int(dropped.sum())} label row(s) by a detector ({sorted(excluded)}) are not rater votes."
                 )
             votes = votes[~dropped]
@@ -444,3 +387,16 @@ def _attach_votes(
         rater_votes.append(";".join(cast))
         agreement.append(sum(n == label for n in cast) / len(cast) if cast else np.nan)
     return frame.assign(rater_votes=rater_votes, agreement=agreement)
+
+
+def _sniff(path: Path) -> bool:
+    return path.is_file() and (path.suffix.lower() in (".sqlite", ".sqlite3", ".db") or is_sqlite(path))
+
+
+FORMAT = Format(
+    name="sliderunner",
+    title="SlideRunner SQLite database (CCMCT, CMC, MIDOG, TUPAC16, MITOS-ATYPIA-14)",
+    sniff=_sniff,
+    load=lambda path, images_dir, preset: load_sliderunner(path, images_dir, preset=preset),
+    priority=20,
+)

@@ -1,0 +1,93 @@
+"""The one function that runs an experiment; the CLI and the job worker both call it.
+
+load and plan (all checks, before compute) → per encoder: embed (cached) and sweep every fit → trained
+methods → maps and robustness. Each finished part is appended to the run as it lands, so pages show
+results while the run goes on and ``resume`` skips what is done.
+"""
+
+from __future__ import annotations
+
+import time
+
+from mitoviz.config import Settings, resolve_device
+from mitoviz.errors import Cancelled
+from mitoviz.experiment.plan import Plan, prepare
+from mitoviz.experiment.spec import ExperimentSpec
+from mitoviz.experiment.stages import Embedding, e2e_stage, maps_stage, probe_stage
+from mitoviz.progress import Reporter
+from mitoviz.results import ResultsStore, Run
+
+
+def _open_run(plan: Plan, settings: Settings, reporter: Reporter, resume: bool, run_id: str | None) -> Run:
+    spec = plan.spec
+    store = ResultsStore(settings.results_dir)
+    run = store.get(run_id) if run_id else store.latest_incomplete(spec.spec_hash()) if resume else None
+    if run is None:
+        run = store.create(spec.name, spec.to_dict(), spec.spec_hash())
+        run.write_cells(plan.cells)
+    else:
+        reporter.log(f"Resuming run {run.run_id}: {len(run.done_parts())} parts already done")
+    reporter.on_run(run.run_id)
+    run.update_manifest(
+        status="running", synthetic=plan.synthetic, positive_label=plan.positive, warnings=plan.warnings,
+        size=plan.size(), n_fits_planned=_planned(plan), axes=plan.axes,
+        datasets=[{"name": d.name, "cells": len(d.cells), "synthetic": d.synthetic, "external": d.name in
+                   spec.test_datasets, "missing_images": d.missing_images[:50],
+                   "unannotated_images": len(d.unannotated_images), "notes": d.notes, **d.report()}
+                  for d in plan.datasets],
+    )
+    return run
+
+
+def _planned(plan: Plan) -> int:
+    size = plan.size()
+    return size["probe_fits"] + size["e2e_fits"]
+
+
+def run_experiment(
+    spec: ExperimentSpec, settings: Settings, reporter: Reporter | None = None, resume: bool = False,
+    run_id: str | None = None,
+) -> Run:
+    """Run ``spec`` and return the stored run. ``resume`` continues the latest unfinished run of it."""
+    reporter = reporter or Reporter()
+    started = time.monotonic()
+    device = resolve_device(settings.device)
+    reporter.update("load and plan", 0, 1)
+    plan = prepare(spec, settings, reporter)
+    for line in plan.warnings:
+        reporter.log(f"Note: {line}")
+    run = _open_run(plan, settings, reporter, resume, run_id)
+    run.update_manifest(device=device)
+    reporter.update("load and plan", 1, 1)
+    timings: dict[str, float] = {}
+
+    def landed() -> None:
+        run.update_manifest(n_fits_done=len(run.fits()), timings=timings)
+
+    try:
+        embeddings: dict[str, Embedding] = {}
+        for encoder in spec.encoders:
+            t0 = time.monotonic()
+            embeddings[encoder] = probe_stage(plan, run, encoder, settings, device, reporter)
+            timings[encoder] = time.monotonic() - t0
+            landed()
+        if spec.e2e:
+            t0 = time.monotonic()
+            reporter.log(f"Training {spec.e2e.name}, the end-to-end CNN, once per fit ({len(plan.fits)} fits)")
+            e2e_stage(plan, run, settings, device, reporter)
+            timings[spec.e2e.name] = time.monotonic() - t0
+            reporter.log(f"{spec.e2e.name}: {len(plan.fits)} fits in {timings[spec.e2e.name]:.1f} s")
+            landed()
+        t0 = time.monotonic()
+        reporter.log("Embedding maps and the Robustness Index")
+        maps_stage(plan, run, embeddings, settings, reporter)
+        timings["maps and robustness"] = time.monotonic() - t0
+    except BaseException as exc:
+        run.update_manifest(status="cancelled" if isinstance(exc, Cancelled) else "failed", error=str(exc),
+                            timings=timings)
+        raise
+    seconds, n_fits = round(time.monotonic() - started, 1), len(run.fits())
+    run.update_manifest(status="complete", seconds=seconds, timings=timings, n_fits_done=n_fits,
+                        finished=time.strftime("%Y-%m-%d %H:%M:%S"))
+    reporter.log(f"Run {run.run_id} complete in {seconds} s: {n_fits} fits")
+    return run
