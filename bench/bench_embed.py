@@ -4,6 +4,9 @@ For each encoder: (1) model-only rate — forward passes on random uint8 tensors
 dtype and device, no reading; (2) end-to-end rate — ``embed()`` from pyramidal TIFFs on disk through
 the patch-reading workers into the cache; (3) the same ``embed()`` again with the cache warm.
 The ratio (2)/(1) says how well reading and preprocessing hide behind the model (target ≥ 0.9).
+(4) Depth: ``embed_layers()`` of 4 blocks spread over the encoder's depth, in one pass, cold cache, on the
+same cells; the ratio (4)/(2) says what features from 4 depths cost against the ordinary embedding
+(≤ 1: the pooling and the four cache entries; above the last asked block nothing runs).
 
     python bench/bench_embed.py [--cells 600] [--device cpu|cuda] [--encoders random-vits16 random-resnet50]
     python bench/bench_embed.py --device cuda --encoders uni-arch      # ViT-L/16 (UNI architecture, random weights)
@@ -23,8 +26,10 @@ from mitoviz.config import load_settings, resolve_device
 from mitoviz.data.patches import PatchSettings
 from mitoviz.data.sources import load_dataset
 from mitoviz.demo import generate_demo
-from mitoviz.embed.extract import _Forward, default_batch_size, embed
-from mitoviz.encoders import create_encoder, get_spec, register
+from mitoviz.embed.extract import default_batch_size, embed, embed_layers
+from mitoviz.embed.shards import Forward
+from mitoviz.encoders import create_encoder, encoder_depth, get_spec, register
+from mitoviz.encoders.depth import refusal
 
 
 def _random_copy(name: str, new_name: str, **changes) -> str:
@@ -43,7 +48,7 @@ EXTRA = {
 
 
 def model_only_rate(model: torch.nn.Module, device: str, batch: int, size: int, batches: int) -> float:
-    forward = _Forward(model, device)
+    forward = Forward(model, device)
     x = torch.randint(0, 256, (batch, size, size, 3), dtype=torch.uint8)
     if device.startswith("cuda"):
         x = x.pin_memory()
@@ -87,6 +92,25 @@ def main() -> None:
             print(f"{name:16s} input {size:3d}px batch {batch:3d}: model-only {model_rate:7.1f}/s, end-to-end "
                   f"{e2e_rate:7.1f}/s, ratio {e2e_rate / model_rate:.2f}; cold {cold.seconds:6.1f} s, "
                   f"warm {warm.seconds:5.2f} s (warm/cold {warm.seconds / cold.seconds:.3f})")
+            if refusal(model.spec) is None:
+                depth_rate(name, cells, patch, settings, device, batch, e2e_rate)
+
+
+def spread_blocks(n: int, k: int = 4) -> list[int]:
+    """``k`` block numbers spread over a depth of ``n``, the last one included (12 → 3, 6, 9, 12)."""
+    return sorted({max(1, round(n * i / k)) for i in range(1, k + 1)})
+
+
+def depth_rate(name: str, cells, patch: PatchSettings, settings, device: str, batch: int, single_rate: float) -> None:
+    """Embed 4 blocks in one pass (cold cache) and print its rate against the ordinary embedding's."""
+    n, unit = encoder_depth(name, settings)
+    blocks = spread_blocks(n)
+    layered = create_encoder(name, settings, device=device, layers=blocks)
+    results = embed_layers(cells, name, blocks, patch, settings, device, encoder=layered, batch_size=batch)
+    seconds = max(r.seconds for r in results.values())
+    rate = len(cells) / seconds
+    print(f"{'':16s} depth: {len(blocks)} {unit}s {blocks} of {n} in one pass {rate:7.1f}/s, "
+          f"ratio to the single embedding {rate / single_rate:.2f}")
 
 
 if __name__ == "__main__":

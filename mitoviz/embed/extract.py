@@ -1,59 +1,31 @@
-"""Batched embedding extraction: patches read in worker processes, the model never waits.
+"""Batched embedding extraction on this machine (or on a Dask cluster), from the cache where possible.
 
-``embed`` returns embeddings aligned to the cells' order. Work is cut into shards of the
-content-addressed cache; finished shards are never recomputed, so an interrupted run resumes.
+``embed`` returns an encoder's embeddings aligned to the cells' order; ``embed_layers`` returns the
+embeddings of several of its blocks (features from any depth), one cached entry per block, all missing
+blocks computed in one forward pass. Work is cut into shards of the content-addressed cache; finished
+shards are never recomputed, so an interrupted run resumes.
 """
 
 from __future__ import annotations
 
-import os
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
-from torch.utils.data import DataLoader, Dataset
 
 from mitoviz.config import Settings, resolve_device
-from mitoviz.data.patches import PatchReader, PatchSettings
+from mitoviz.data.patches import PatchSettings
+from mitoviz.embed.shards import Target, compute_shards, default_batch_size, default_workers
 from mitoviz.embed.store import SHARD_SIZE, EmbeddingEntry, EmbeddingStore, embedding_key
+from mitoviz.encoders.depth import Layers, method_name, split_method
+from mitoviz.errors import SpecError
 from mitoviz.progress import Reporter
 
-_reader: PatchReader | None = None
-
-
-def _process_reader() -> PatchReader:
-    """One reader per process (DataLoader workers, Dask workers), keeping slides open."""
-    global _reader
-    if _reader is None:
-        _reader = PatchReader()
-    return _reader
-
-
-class PatchDataset(Dataset):
-    """Cell patches as uint8 [H, W, 3] tensors, with a flag for unreadable images."""
-
-    def __init__(self, cells: pd.DataFrame, patch: PatchSettings, offset: int = 0) -> None:
-        self.offset = offset
-        self.images = cells["image"].astype(str).to_numpy()
-        self.xs = cells["x"].to_numpy(dtype=float)
-        self.ys = cells["y"].to_numpy(dtype=float)
-        self.patch = patch
-
-    def __len__(self) -> int:
-        return len(self.images)
-
-    def __getitem__(self, index: int) -> tuple[int, torch.Tensor, bool]:
-        from mitoviz.errors import PatchError
-
-        i = index - self.offset
-        try:
-            pixels = _process_reader().read(self.images[i], self.xs[i], self.ys[i], self.patch)
-            return index, torch.from_numpy(np.ascontiguousarray(pixels)), True
-        except PatchError:
-            return index, torch.full((self.patch.size, self.patch.size, 3), 255, dtype=torch.uint8), False
+__all__ = ["EmbedResult", "default_batch_size", "default_workers", "embed", "embed_layers"]
 
 
 @dataclass
@@ -70,87 +42,90 @@ class EmbedResult:
         return int((~self.ok).sum())
 
 
-def default_workers(device: str) -> int:
-    cores = os.cpu_count() or 1
-    return max(1, min(8 if device.startswith("cuda") else 4, cores - 1))
+@dataclass
+class _Run:
+    """What every target of one call shares: the cells, settings and how to compute."""
 
+    cells: pd.DataFrame
+    name: str
+    patch: PatchSettings
+    settings: Settings
+    device: str
+    reporter: Reporter
+    batch_size: int | None
+    num_workers: int | None
+    encoder: torch.nn.Module | None
+    dataset: str
 
-def _batches(entry: EmbeddingEntry, shards: list[int], batch_size: int) -> list[list[int]]:
-    """Index batches in shard order; a batch never crosses a shard boundary."""
-    out = []
-    for shard in shards:
-        rows = entry.shard_rows(shard)
-        out.extend(list(range(s, min(s + batch_size, rows.stop))) for s in range(rows.start, rows.stop, batch_size))
-    return out
+    def compute(self, entries: dict[Target, EmbeddingEntry], missing: dict[Target, list[int]]) -> None:
+        """Compute the union of the missing shards once, each target writing only the shards it lacks."""
+        shards = sorted(set().union(*missing.values()))
+        first = next(iter(entries.values()))
+        for target, entry in entries.items():
+            if missing[target]:
+                entry.write_manifest(
+                    encoder=method_name(self.name, target), dataset=self.dataset, patch=self.patch.to_dict(),
+                    complete=False, created=time.strftime("%Y-%m-%d %H:%M:%S"),
+                    **({"block": target} if target is not None else {}),
+                )
+        cached = first.n_shards - len(shards)
+        if cached:
+            self.reporter.log(f"{self.name}: {cached} of {first.n_shards} shards cached, computing {len(shards)}")
+        blocks = None if None in entries else tuple(t for t in entries if missing[t])
+        entries = {t: e for t, e in entries.items() if missing[t]}
+        if self.settings.dask_address:
+            from mitoviz.embed.dask_backend import compute_shards_on_dask
 
+            compute_shards_on_dask(
+                self.settings.dask_address, self.name, self.cells, self.patch, entries, shards, self.device,
+                self.settings, self.reporter, write=missing,
+            )
+            return
+        model = self.encoder
+        if model is None:
+            from mitoviz.encoders import create_encoder
 
-class _Forward:
-    """Runs the encoder on uint8 batches with the device's best settings; halves the batch on OOM."""
+            model = create_encoder(self.name, self.settings, device=self.device, layers=blocks)
+        elif blocks is not None and not set(blocks) <= set(getattr(model, "layers", None) or ()):
+            raise SpecError(
+                f"The encoder given for blocks {list(blocks)} of {self.name} gives blocks "
+                f"{list(getattr(model, 'layers', None) or [])}.",
+                "Pass an encoder built with create_encoder(..., layers=...) for those blocks, or none.",
+            )
+        compute_shards(
+            model, self.cells, self.patch, entries, shards, self.device,
+            self.batch_size or default_batch_size(model, self.device),
+            default_workers(self.device) if self.num_workers is None else self.num_workers,
+            self.reporter, len(self.cells) - first.rows_in(shards), write=missing,
+        )
 
-    def __init__(self, encoder: torch.nn.Module, device: str) -> None:
-        self.encoder = encoder.eval().to(device)
-        self.device = device
-        self.cuda = device.startswith("cuda")
-        if getattr(encoder, "channels_last", False):
-            self.encoder = self.encoder.to(memory_format=torch.channels_last)
-
-    def __call__(self, batch: torch.Tensor) -> np.ndarray:
-        try:
-            with torch.inference_mode(), torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.cuda):
-                out = self.encoder(batch.to(self.device, non_blocking=True))
-            return out.float().cpu().numpy()
-        except torch.cuda.OutOfMemoryError:
-            if len(batch) == 1:
-                raise
-            torch.cuda.empty_cache()
-            half = len(batch) // 2
-            return np.concatenate([self(batch[:half]), self(batch[half:])])
-
-
-def compute_shards(
-    encoder: torch.nn.Module,
-    cells: pd.DataFrame,
-    patch: PatchSettings,
-    entry: EmbeddingEntry,
-    shards: list[int],
-    device: str,
-    batch_size: int,
-    num_workers: int,
-    reporter: Reporter,
-    done_before: int = 0,
-    offset: int = 0,
-    total: int | None = None,
-) -> None:
-    """Embed the cells of ``shards`` and write each shard as soon as it is complete.
-
-    ``cells`` holds the table's rows from position ``offset`` on (a Dask task gets one shard's rows).
-    """
-    forward = _Forward(encoder, device)
-    total = len(cells) if total is None else total
-    loader = DataLoader(
-        PatchDataset(cells, patch, offset),
-        batch_sampler=_batches(entry, shards, batch_size),
-        num_workers=num_workers,
-        pin_memory=forward.cuda,
-        prefetch_factor=4 if num_workers else None,
-        persistent_workers=False,
-    )
-    pending: dict[int, tuple[list[np.ndarray], list[np.ndarray]]] = {}
-    shard_of = {shard: entry.shard_rows(shard) for shard in shards}
-    done = done_before
-    for idx, pixels, ok in loader:
-        reporter.check()
-        shard = int(idx[0]) // entry.shard_size
-        values = forward(pixels)
-        parts = pending.setdefault(shard, ([], []))
-        parts[0].append(values)
-        parts[1].append(ok.numpy())
-        done += len(idx)
-        rows = shard_of[shard]
-        if sum(len(v) for v in parts[0]) == rows.stop - rows.start:
-            entry.write_shard(shard, np.concatenate(parts[0]), np.concatenate(parts[1]))
-            del pending[shard]
-        reporter.update("embed", done, total, "cells")
+    def results(self, identities: Mapping[Target, dict[str, Any]], shard_size: int) -> dict[Target, EmbedResult]:
+        """Each target's embeddings, computing what the cache lacks (targets grouped by shard size)."""
+        started = time.monotonic()
+        store = EmbeddingStore(self.settings.embeddings_dir)
+        entries = {
+            t: store.entry(embedding_key(ident, self.patch.to_dict(), self.cells), len(self.cells), shard_size)
+            for t, ident in identities.items()
+        }
+        missing = {t: e.missing_shards() for t, e in entries.items()}
+        for size in sorted({e.shard_size for e in entries.values()}):  # an older entry keeps its shard size
+            group = {t: e for t, e in entries.items() if e.shard_size == size}
+            if any(missing[t] for t in group):
+                self.compute(group, {t: missing[t] for t in group})
+        out = {}
+        for target, entry in entries.items():
+            values, ok = entry.load()
+            if missing[target] or not entry.manifest().get("complete"):
+                entry.write_manifest(
+                    encoder=method_name(self.name, target), dataset=self.dataset, patch=self.patch.to_dict(),
+                    dim=int(values.shape[1]), complete=True, unreadable=int((~ok).sum()),
+                )
+            out[target] = EmbedResult(
+                entry.key, values, ok, len(missing[target]), entry.n_shards - len(missing[target]),
+                time.monotonic() - started,
+            )
+        self.reporter.update("embed", len(self.cells), len(self.cells), "cells")
+        return out
 
 
 def embed(
@@ -165,54 +140,76 @@ def embed(
     encoder: torch.nn.Module | None = None,
     dataset: str = "",
     shard_size: int = SHARD_SIZE,
+    layers: int | list[int] | None = None,
 ) -> EmbedResult:
     """Embeddings of ``cells`` by ``encoder_name``, from the cache where possible.
 
-    With ``settings.dask_address`` set, missing shards run as tasks on that Dask cluster.
+    ``encoder_name`` may name one block as a method does (``"uni@12"``), or ``layers`` may give that one
+    block; then this is :func:`embed_layers` for that block. With ``settings.dask_address`` set, missing
+    shards run as tasks on that Dask cluster.
     """
-    from mitoviz.encoders import cache_identity, create_encoder
-
-    reporter = reporter or Reporter()
-    device = resolve_device(device or settings.device)
-    started = time.monotonic()
-    key = embedding_key(cache_identity(encoder_name, settings), patch.to_dict(), cells)
-    entry = EmbeddingStore(settings.embeddings_dir).entry(key, len(cells), shard_size)
-    missing = entry.missing_shards()
-    cached = entry.n_shards - len(missing)
-    if missing:
-        entry.write_manifest(
-            encoder=encoder_name, dataset=dataset, patch=patch.to_dict(), complete=False,
-            created=time.strftime("%Y-%m-%d %H:%M:%S"),
-        )
-        done_before = len(cells) - entry.rows_in(missing)
-        if cached:
-            reporter.log(f"{encoder_name}: {cached} of {entry.n_shards} shards cached, computing {len(missing)}")
-        if settings.dask_address:
-            from mitoviz.embed.dask import compute_shards_on_dask
-
-            compute_shards_on_dask(
-                settings.dask_address, encoder_name, cells, patch, entry, missing, device, settings, reporter
+    name, block = split_method(encoder_name)
+    if layers is not None:
+        numbers = [layers] if isinstance(layers, int) else list(layers)
+        if len(numbers) != 1 or (block is not None and numbers != [block]):
+            raise SpecError(
+                f"embed() gives one embedding; {encoder_name!r} with layers={layers!r} asks for more.",
+                "Call embed_layers() for several blocks.",
             )
-        else:
-            model = encoder if encoder is not None else create_encoder(encoder_name, settings, device=device)
-            compute_shards(
-                model, cells, patch, entry, missing, device,
-                batch_size or default_batch_size(model, device),
-                default_workers(device) if num_workers is None else num_workers,
-                reporter, done_before,
-            )
-    values, ok = entry.load()
-    if missing or not entry.manifest().get("complete"):
-        entry.write_manifest(
-            encoder=encoder_name, dataset=dataset, patch=patch.to_dict(), dim=int(values.shape[1]),
-            complete=True, unreadable=int((~ok).sum()),
-        )
-    reporter.update("embed", len(cells), len(cells), "cells")
-    return EmbedResult(key, values, ok, len(missing), cached, time.monotonic() - started)
+        block = numbers[0]
+    if block is not None:
+        return embed_layers(
+            cells, name, [block], patch, settings, device, reporter, batch_size, num_workers, encoder,
+            dataset, shard_size,
+        )[block]
+    from mitoviz.encoders import cache_identity
+
+    run = _run(cells, name, patch, settings, device, reporter, batch_size, num_workers, encoder, dataset)
+    return run.results({None: cache_identity(name, settings)}, shard_size)[None]
 
 
-def default_batch_size(encoder: Any, device: str) -> int:
-    if not device.startswith("cuda"):
-        return 32
-    params = sum(p.numel() for p in encoder.parameters()) if hasattr(encoder, "parameters") else 0
-    return 64 if params > 500e6 else 256
+def embed_layers(
+    cells: pd.DataFrame,
+    encoder_name: str,
+    layers: Layers,
+    patch: PatchSettings,
+    settings: Settings,
+    device: str | None = None,
+    reporter: Reporter | None = None,
+    batch_size: int | None = None,
+    num_workers: int | None = None,
+    encoder: torch.nn.Module | None = None,
+    dataset: str = "",
+    shard_size: int = SHARD_SIZE,
+) -> dict[int, EmbedResult]:
+    """Embeddings of ``cells`` from blocks ``layers`` of ``encoder_name`` (numbers from 1, or ``"all"``).
+
+    One cached entry per block, keyed apart from the encoder's ordinary embedding; the blocks missing
+    from the cache are computed together, in one forward pass per batch. Results are keyed by block;
+    a method using block ``b`` is named ``method_name(encoder_name, b)`` (``uni@12``). Encoders
+    without blocks (handcrafted features, CONCH v1.5) raise SpecError.
+    """
+    from mitoviz.encoders import block_identities, resolve_encoder_layers
+
+    blocks = resolve_encoder_layers(encoder_name, layers, settings)
+    run = _run(cells, encoder_name, patch, settings, device, reporter, batch_size, num_workers, encoder, dataset)
+    results = run.results(block_identities(encoder_name, blocks, settings), shard_size)
+    return {int(b): r for b, r in results.items() if b is not None}
+
+
+def _run(
+    cells: pd.DataFrame,
+    name: str,
+    patch: PatchSettings,
+    settings: Settings,
+    device: str | None,
+    reporter: Reporter | None,
+    batch_size: int | None,
+    num_workers: int | None,
+    encoder: torch.nn.Module | None,
+    dataset: str,
+) -> _Run:
+    return _Run(
+        cells, name, patch, settings, resolve_device(device or settings.device), reporter or Reporter(),
+        batch_size, num_workers, encoder, dataset,
+    )

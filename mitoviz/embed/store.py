@@ -1,14 +1,17 @@
 """Content-addressed embedding cache: ``.npy`` shards plus a JSON manifest per key.
 
 A key covers everything that changes the numbers (encoder spec, weights digest, patch settings,
-cells, preprocessing code version), so an unchanged key is never recomputed. Shards are written
-atomically and carry a checksum; a damaged shard is detected and recomputed, never loaded.
+cells, preprocessing code version; for features of one block, the block), so an unchanged key is never
+recomputed. Shards are written atomically and carry a checksum and their shape; a shard whose bytes,
+record or contents are not what was written (a float32 matrix of the shard's rows) is damaged: it is
+recomputed, never loaded.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import json
 import shutil
 import tempfile
@@ -112,14 +115,46 @@ class EmbeddingEntry:
         }
         write_json_atomic(self._meta_path(shard), meta)
 
-    def shard_ok(self, shard: int) -> bool:
-        """True when the shard and its checksum are on disk and agree."""
+    def shard_problem(self, shard: int) -> str | None:
+        """What is wrong with a shard on disk (None: it is sound and can be loaded).
+
+        Sound means: its record is readable, its checksum matches, and its contents are a float32
+        matrix of this shard's rows (of the set's width, once the set is complete) — never an object
+        array or anything else ``np.load`` would refuse or misread.
+        """
+        rows = self.shard_rows(shard)
+        expected_rows = rows.stop - rows.start
         try:
             meta = json.loads(self._meta_path(shard).read_text())
             data = self.shard_path(shard).read_bytes()
         except (OSError, ValueError):
-            return False
-        return hashlib.sha256(data).hexdigest() == meta.get("sha256")
+            return "not written (or its record is unreadable)"
+        if not isinstance(meta, dict) or hashlib.sha256(data).hexdigest() != meta.get("sha256"):
+            return "its checksum does not match its record"
+        try:
+            buf = io.BytesIO(data)
+            version = np.lib.format.read_magic(buf)
+            read_header = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+            shape, fortran, dtype = read_header[version](buf)
+        except (ValueError, KeyError, OSError) as exc:
+            return f"not a .npy array ({exc})"
+        if dtype != np.dtype(np.float32) or fortran or len(shape) != 2 or shape[0] != expected_rows:
+            return f"holds {dtype} {shape}, not a float32 matrix of {expected_rows} rows"
+        if len(data) - buf.tell() != shape[0] * shape[1] * 4:
+            return "its array data is cut short"
+        dim = self.manifest().get("dim")  # recorded when the set was completed
+        unreadable = meta.get("unreadable")
+        if meta.get("dim") != shape[1] or (dim is not None and dim != shape[1]):
+            return f"holds {shape[1]} columns where the set has {meta.get('dim') if dim is None else dim}"
+        if not isinstance(unreadable, list) or not all(
+            isinstance(i, int) and 0 <= i < expected_rows for i in unreadable
+        ):
+            return "its record of unreadable cells is malformed"
+        return None
+
+    def shard_ok(self, shard: int) -> bool:
+        """True when the shard is on disk, matches its checksum and holds the expected float matrix."""
+        return self.shard_problem(shard) is None
 
     def missing_shards(self) -> list[int]:
         return [s for s in range(self.n_shards) if not self.shard_ok(s)]

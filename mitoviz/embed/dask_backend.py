@@ -2,39 +2,43 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import pandas as pd
 
 from mitoviz.config import Settings
 from mitoviz.data.patches import PatchSettings
+from mitoviz.embed.shards import Target, compute_shards, default_batch_size
 from mitoviz.embed.store import EmbeddingEntry
 from mitoviz.errors import MitovizError
 from mitoviz.progress import Reporter
 
-_worker_encoders: dict[tuple[str, str], Any] = {}
+_worker_encoders: dict[tuple[str, str, tuple[int, ...] | None], Any] = {}
 
 
 def _embed_shard_task(
     encoder_name: str,
+    layers: tuple[int, ...] | None,
     cells: pd.DataFrame,
     patch: PatchSettings,
-    entry: EmbeddingEntry,
+    entries: Mapping[Target, EmbeddingEntry],
+    write: Mapping[Target, Collection[int]],
     shard: int,
     device: str,
     settings: Settings,
 ) -> int:
     """Runs on a Dask worker: embed one shard; the encoder is built once per worker process."""
-    from mitoviz.embed.extract import compute_shards, default_batch_size
     from mitoviz.encoders import create_encoder
 
-    key = (encoder_name, device)
+    key = (encoder_name, device, layers)
     if key not in _worker_encoders:
-        _worker_encoders[key] = create_encoder(encoder_name, settings, device=device)
+        _worker_encoders[key] = create_encoder(encoder_name, settings, device=device, layers=layers)
     encoder = _worker_encoders[key]
+    first = next(iter(entries.values()))
     compute_shards(
-        encoder, cells, patch, entry, [shard], device, default_batch_size(encoder, device), 0, Reporter(),
-        offset=entry.shard_rows(shard).start,
+        encoder, cells, patch, entries, [shard], device, default_batch_size(encoder, device), 0, Reporter(),
+        offset=first.shard_rows(shard).start, write=write,
     )
     return shard
 
@@ -44,15 +48,23 @@ def compute_shards_on_dask(
     encoder_name: str,
     cells: pd.DataFrame,
     patch: PatchSettings,
-    entry: EmbeddingEntry,
+    entries: Mapping[Target, EmbeddingEntry],
     shards: list[int],
     device: str,
     settings: Settings,
     reporter: Reporter,
+    write: Mapping[Target, Collection[int]] | None = None,
 ) -> None:
-    """Submit one task per missing shard; GPU tasks ask for a ``GPU`` resource when workers offer one."""
+    """Submit one task per missing shard; GPU tasks ask for a ``GPU`` resource when workers offer one.
+
+    ``entries`` maps targets to cache entries as in :func:`compute_shards`: ``{None: entry}`` for the
+    encoder's embedding, ``{block: entry}`` for blocks (built on the workers with those ``layers``).
+    """
     from distributed import Client, as_completed
 
+    layers = None if None in entries else tuple(sorted(t for t in entries if t is not None))
+    write = {t: set(shards) for t in entries} if write is None else write
+    first = next(iter(entries.values()))
     try:
         client = Client(address, timeout=10)
     except OSError as exc:
@@ -65,21 +77,21 @@ def compute_shards_on_dask(
         wants_gpu = device.startswith("cuda") and any("GPU" in w.get("resources", {}) for w in workers)
         resources = {"GPU": 1} if wants_gpu else None
         total = len(cells)
-        done = total - entry.rows_in(shards)
+        done = total - first.rows_in(shards)
         futures = [
             client.submit(
-                _embed_shard_task, encoder_name, cells.iloc[entry.shard_rows(s)], patch,
-                entry, s, device, settings, resources=resources, pure=False, key=f"embed-{entry.key[:12]}-{s}",
+                _embed_shard_task, encoder_name, layers, cells.iloc[first.shard_rows(s)], patch, dict(entries),
+                {t: [s] if s in w else [] for t, w in write.items()}, s, device, settings,
+                resources=resources, pure=False, key=f"embed-{first.key[:12]}-{s}",
             )
             for s in shards
         ]
         try:
             for future in as_completed(futures):
                 shard = future.result()
-                done += entry.rows_in([shard])
+                done += first.rows_in([shard])
                 reporter.update("embed", done, total, "cells")
                 reporter.check()
         finally:
             for future in futures:
                 future.cancel()
-
