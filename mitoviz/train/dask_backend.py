@@ -1,0 +1,116 @@
+"""A fit as a task on a Dask cluster: on a worker that declares a ``GPU`` resource when the device is
+CUDA, with progress flowing back through a distributed Variable and cancellation through an Event.
+
+The task is :func:`mitoviz.train.task.run_fit` itself, sent only the cells it touches; its
+checkpoint and saved model go to ``job.folder``, which must be shared storage on a real cluster.
+A worker lost mid-fit gets the task retried once, and the retry resumes from the checkpoint.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+from mitoviz.config import Settings
+from mitoviz.errors import Cancelled, MitovizError
+from mitoviz.progress import Reporter
+from mitoviz.train.task import FitJob, FitOutcome, run_fit
+
+POLL_SECONDS = 0.2
+PROGRESS_EVERY = 0.5  # seconds between progress messages from the worker
+CANCEL_GRACE = 60.0  # seconds a cancelled task gets to save its checkpoint and stop
+
+
+class _RemoteReporter(Reporter):
+    """Runs inside the task: progress into a Variable (throttled), cancellation read from an Event."""
+
+    def __init__(self, progress: str, cancel: str) -> None:
+        self.progress_name, self.cancel_name = progress, cancel
+        self._variable: Any = None
+        self._event: Any = None
+        self._last = 0.0
+
+    def _handles(self) -> tuple[Any, Any]:
+        if self._variable is None:
+            from distributed import Event, Variable
+
+            self._variable, self._event = Variable(self.progress_name), Event(self.cancel_name)
+        return self._variable, self._event
+
+    def update(self, stage: str, done: int, total: int, unit: str = "") -> None:
+        now = time.monotonic()
+        if done >= total or now - self._last >= PROGRESS_EVERY:
+            self._last = now
+            self._handles()[0].set([stage, int(done), int(total), unit])
+
+    def cancelled(self) -> bool:
+        return bool(self._handles()[1].is_set())
+
+
+def _fit_task(job: FitJob, device: str, settings: Settings | None, progress: str, cancel: str) -> FitOutcome:
+    return run_fit(job, _RemoteReporter(progress, cancel), device, settings)
+
+
+def _client(address: Any) -> tuple[Any, bool]:
+    from distributed import Client
+
+    if not isinstance(address, str):
+        return address, False
+    try:
+        return Client(address, timeout=10), True
+    except OSError as exc:
+        raise MitovizError(f"Cannot reach the Dask scheduler at {address} ({exc}).",
+                           "Start the cluster, or unset MITOVIZ_DASK_ADDRESS to train on this machine.") from exc
+
+
+def run_fit_on_dask(address: Any, job: FitJob, reporter: Reporter | None = None, device: str = "cpu",
+                    settings: Settings | None = None) -> FitOutcome:
+    """Run :func:`run_fit` for ``job`` as one task; ``address`` is a scheduler address or a Client.
+
+    Progress arrives at ``reporter`` a few times a second; when ``reporter.check()`` raises
+    ``Cancelled`` the task is told, stops within one batch after saving its checkpoint, and
+    ``Cancelled`` is raised here.
+    """
+    from distributed import Event, Variable
+
+    reporter = reporter or Reporter()
+    client, owned = _client(address)
+    token = uuid.uuid4().hex[:12]
+    progress, cancel = f"mitoviz-train-progress-{token}", f"mitoviz-train-cancel-{token}"
+    try:
+        workers = client.scheduler_info(n_workers=-1).get("workers", {}).values()
+        wants_gpu = device.startswith("cuda") and any("GPU" in w.get("resources", {}) for w in workers)
+        future = client.submit(_fit_task, job.subset(), device, settings, progress, cancel, pure=False, retries=1,
+                               resources={"GPU": 1} if wants_gpu else None,
+                               key=f"train-{job.method.method_id}-seed{job.seed}-{token}")
+        variable, event = Variable(progress, client=client), Event(cancel, client=client)
+        try:
+            while not future.done():
+                time.sleep(POLL_SECONDS)
+                _forward_progress(variable, reporter)
+                try:
+                    reporter.check()
+                except Cancelled:
+                    event.set()
+                    deadline = time.monotonic() + CANCEL_GRACE
+                    while not future.done() and time.monotonic() < deadline:
+                        time.sleep(POLL_SECONDS)
+                    raise
+            _forward_progress(variable, reporter)
+            return future.result()
+        finally:
+            future.cancel()
+            variable.delete()
+            event.clear()
+    finally:
+        if owned:
+            client.close()
+
+
+def _forward_progress(variable: Any, reporter: Reporter) -> None:
+    try:
+        stage, done, total, unit = variable.get(timeout=0)
+    except (TimeoutError, OSError):
+        return
+    reporter.update(stage, done, total, unit)
