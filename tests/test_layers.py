@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "mitoviz"
 PAGES = sorted([ROOT / "app.py", *(ROOT / "views").glob("*.py")])
 LEVELS = {
-    "errors": 0, "config": 0, "files": 0, "progress": 0,
+    "errors": 0, "config": 0, "files": 0, "progress": 0, "terminal": 0,
     "data": 1, "demo": 1, "encoders": 1, "results": 1,
     "embed": 2, "evaluate": 2, "train": 2, "report": 2, "stats": 2, "ui": 2,
     "experiment": 3,
