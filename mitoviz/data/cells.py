@@ -166,8 +166,9 @@ def counts(cells: pd.DataFrame) -> dict[str, object]:
     def by(column: str) -> dict[str, int]:
         return {str(k): int(v) for k, v in cells[column].value_counts().sort_index().items()}
 
-    out: dict[str, object] = {"cells": len(cells), "label": by("label")}
-    for column in (*DOMAIN_COLUMNS, *(a for a in domain_axes(cells) if a not in DOMAIN_COLUMNS)):
+    axes = domain_axes(cells)
+    out: dict[str, object] = {"cells": len(cells), "label": by("label"), "axes": axes}
+    for column in (*DOMAIN_COLUMNS, *(a for a in axes if a not in DOMAIN_COLUMNS)):
         out[column] = by(column)
     out.update(split=by("split"), slides=int(cells["slide"].nunique()), cells_per_slide=by("slide"))
     return out
