@@ -39,12 +39,13 @@ def data() -> tuple[np.ndarray, np.ndarray]:
     [
         (LinearProbe(), {}),
         (CosineKNN(n_neighbors=3), {}),
-        (
+        pytest.param(
             PlattSVC(),
             {
                 "check_class_weight_classifiers": "Platt calibration on cross-validated decision values "
                 "undoes the check's extreme class weights, as SVC(probability=True) would for predict_proba."
             },
+            marks=pytest.mark.slow,  # ~6 s alone, 14 s on two busy cores: every check cross-validates
         ),
     ],
     ids=lambda v: type(v).__name__ if not isinstance(v, dict) else "",
