@@ -1,11 +1,23 @@
+import io
+import json
+import os
+import time
 import zipfile
 
 import numpy as np
 import pandas as pd
 import pytest
+from PIL import Image
 
 from mitoviz.errors import DataError, StorageError
 from mitoviz.results import ResultsStore
+from mitoviz.results.faults import Damaged
+
+
+def _jpeg(shade: int = 120) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (16, 16), (shade, shade, shade)).save(buf, format="JPEG")
+    return buf.getvalue()
 
 
 def _frames(part: str):
@@ -50,16 +62,21 @@ def test_a_part_without_its_fits_file_does_not_count(tmp_path):
 def test_bundle_round_trip(tmp_path):
     here, there = ResultsStore(tmp_path / "server"), ResultsStore(tmp_path / "laptop")
     run = here.create("bundle me", {"datasets": ["d"]}, "h")
-    run.write_cells(pd.DataFrame({"cell_id": ["x"], "label": ["m"]}))
+    run.write_cells(pd.DataFrame({"cell_id": ["x"], "label": ["m"], "image": ["/data/slides/secret-case.tiff"]}))
     run.append("p", *_frames("p"))
     (run.patch_dir() / "cells").mkdir(parents=True)
-    (run.patch_dir() / "cells" / "0.jpg").write_bytes(b"jpeg")
+    (run.patch_dir() / "cells" / "0.jpg").write_bytes(_jpeg())
+    run.update_manifest(status="complete")
     bundle = here.export_bundle(run.run_id, tmp_path)
+    with zipfile.ZipFile(bundle) as zf:
+        assert b"/data/slides" not in zf.read(f"{run.run_id}/cells.parquet")  # no path of this machine travels
+        assert "owner" not in json.loads(zf.read(f"{run.run_id}/manifest.json"))
     imported = there.import_bundle(bundle)
     assert imported.run_id == run.run_id
     pd.testing.assert_frame_equal(imported.metrics(), run.metrics())
-    assert (imported.patch_dir() / "cells" / "0.jpg").read_bytes() == b"jpeg"
-    assert imported.manifest()["imported_from"] == run.run_id
+    assert (imported.patch_dir() / "cells" / "0.jpg").read_bytes() == _jpeg()
+    assert imported.cells()["image"].tolist() == [str((imported.patch_dir() / "cells" / "0.jpg").resolve())]
+    assert imported.manifest()["imported_from"] == run.run_id and imported.state() == "complete"
     again = there.import_bundle(bundle.read_bytes())
     assert again.run_id != imported.run_id and len(there.runs()) == 2
 
@@ -74,6 +91,7 @@ def test_bad_bundles_are_refused_and_leave_nothing(tmp_path):
         zf.writestr("run/../../escape.txt", "x")
     with pytest.raises(DataError, match="unsafe path"):
         store.import_bundle(evil)
+    assert not store.root.exists() or list(store.root.iterdir()) == []  # no staging folder left behind
     empty = tmp_path / "empty.zip"
     with zipfile.ZipFile(empty, "w") as zf:
         zf.writestr("run/readme.txt", "x")
@@ -88,3 +106,58 @@ def test_unwritable_results_folder(tmp_path):
     blocker.write_text("x")
     with pytest.raises(StorageError, match="Cannot create a run folder"):
         ResultsStore(blocker / "results").create("x", {}, "h")
+
+
+def test_a_run_appears_whole_and_knows_its_owner(tmp_path):
+    store = ResultsStore(tmp_path / "results")
+    run = store.create("owned", {}, "h")
+    assert [p.name for p in (tmp_path / "results").iterdir()] == [run.run_id]  # no half-made folder beside it
+    manifest = run.manifest()
+    assert manifest["owner"]["pid"] == os.getpid() and manifest["owner"]["host"] and manifest["heartbeat"]
+    assert run.state() == "running" and store.listing()[0]["status"] == "running"
+    run.update_manifest(status="complete")
+    assert run.state() == "complete"
+
+
+def test_a_running_run_whose_heartbeat_stopped_is_interrupted(tmp_path):
+    run = ResultsStore(tmp_path / "results").create("stalled", {}, "h")
+    run.update_manifest(status="running")
+    manifest = run.manifest()
+    manifest["heartbeat"] = time.time() - 3600  # e.g. its process could not write for an hour (full disk)
+    (run.root / "manifest.json").write_text(json.dumps(manifest))
+    assert run.state() == "interrupted"
+    row = ResultsStore(tmp_path / "results").listing()[0]
+    assert row["status"] == "interrupted" and "resume" in row["problem"]
+
+
+@pytest.mark.parametrize("manifest", ["[1, 2]", "{not json", '{"name": "x", "status": "complete"}',
+                                      '{"name": 3, "status": "complete", "spec": {}}',
+                                      '{"name": "x", "status": "exploded", "spec": {}}'])
+def test_a_damaged_manifest_is_a_listed_damaged_run_not_a_traceback(tmp_path, manifest):
+    store = ResultsStore(tmp_path / "results")
+    good = store.create("good", {"datasets": ["d"]}, "h")
+    bad = store.create("bad", {}, "h")
+    (bad.root / "manifest.json").write_text(manifest)
+    rows = {r["run_id"]: r for r in store.listing()}
+    assert rows[good.run_id]["status"] == "running"
+    assert rows[bad.run_id]["status"] == "damaged" and "manifest.json" in rows[bad.run_id]["problem"]
+    with pytest.raises(Damaged, match="Move it aside"):
+        bad.manifest()
+    store.move_aside(bad.run_id)
+    assert [r.run_id for r in store.runs()] == [good.run_id]
+    assert list((tmp_path / "quarantine").glob(f"*/results/{bad.run_id}/manifest.json"))
+
+
+def test_a_corrupt_table_of_a_complete_run_is_reported_as_damage(tmp_path):
+    store = ResultsStore(tmp_path / "results")
+    run = store.create("x", {}, "h")
+    run.write_cells(pd.DataFrame({"cell_id": ["x", "y", "z"], "label": ["m", "i", "m"], "image": ""}))
+    run.append("p", *_frames("p"))
+    run.update_manifest(status="complete")
+    metrics = run.root / "metrics" / "p.parquet"
+    metrics.write_bytes(metrics.read_bytes()[:40])  # truncated, as by a crash of a non-atomic writer
+    row = store.listing()[0]
+    assert row["status"] == "damaged" and "metrics/p.parquet" in row["problem"]
+    with pytest.raises(Damaged, match=r"metrics/p\.parquet cannot be read"):
+        run.metrics()
+    assert len(run.fits()) == 2  # what is intact still reads

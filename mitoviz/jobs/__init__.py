@@ -6,10 +6,10 @@ from typing import Any
 
 from mitoviz.config import Settings
 from mitoviz.experiment.spec import ExperimentSpec
-from mitoviz.jobs.store import ACTIVE, FINISHED, STATES, JobStore
+from mitoviz.jobs.store import ACTIVE, FINISHED, STATES, DamagedStore, JobStore, move_store_aside
 from mitoviz.jobs.worker import ensure_workers
 
-__all__ = ["ACTIVE", "FINISHED", "STATES", "JobStore", "job_store", "submit"]
+__all__ = ["ACTIVE", "FINISHED", "STATES", "DamagedStore", "JobStore", "job_store", "move_store_aside", "submit"]
 
 
 def job_store(settings: Settings) -> JobStore:

@@ -2,11 +2,15 @@
 
 ``python -m mitoviz worker`` runs one per compute slot, guarded by a lock file so a second
 worker for the same slot exits at once. A heartbeat thread keeps the job record fresh; a job
-whose worker dies is requeued by the next worker and resumes from its cached shards and parts.
+whose worker dies is marked interrupted and resumed by the next worker from its cached shards and parts.
+A worker exits when its home folder disappears or its job store is replaced (no orphan polls a
+deleted folder), records a full disk as the job's error and takes no job while the disk stays full,
+and the app that spawns it reaps it when it exits (no zombie under the Streamlit server).
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import os
@@ -22,11 +26,21 @@ from mitoviz.config import Settings, load_settings
 from mitoviz.errors import Cancelled, MitovizError
 from mitoviz.jobs.store import HEARTBEAT_STALE_S, JobStore
 from mitoviz.progress import Reporter
+from mitoviz.results.faults import disk_full, failed_path, free_bytes, is_disk_full, storage_error
 
 HEARTBEAT_S = min(2.0, HEARTBEAT_STALE_S / 4)
 POLL_S = 0.5
 FLUSH_S = 0.3
 STARTUP_GRACE_S = 10.0  # a worker just spawned may not hold its lock yet: do not spawn a second
+MIN_FREE_BYTES = int(float(os.environ.get("MITOVIZ_MIN_FREE_MB", "100")) * 1e6)  # below this no job starts
+
+
+class StoreLost(Exception):
+    """The home folder or the job store this worker opened is gone or was replaced."""
+
+
+def disk_is_full(settings: Settings) -> bool:
+    return free_bytes(settings.home) < MIN_FREE_BYTES
 
 
 class JobReporter(Reporter):
@@ -40,6 +54,7 @@ class JobReporter(Reporter):
         self._last_flush = 0.0
         self._cancel = False
         self._lock = threading.Lock()
+        self.lost = threading.Event()  # set by the worker when its store went away: stop like a cancel
 
     def update(self, stage: str, done: int, total: int, unit: str = "") -> None:
         now = time.time()
@@ -74,6 +89,8 @@ class JobReporter(Reporter):
         self._cancel = bool(job.get("cancel_requested"))
 
     def cancelled(self) -> bool:
+        if self.lost.is_set():
+            return True
         if time.time() - self._last_flush > FLUSH_S:
             self.flush()
         return self._cancel
@@ -119,15 +136,26 @@ def _device_for(settings: Settings, slot: int) -> str:
     return device
 
 
-def run_job(store: JobStore, job: dict[str, Any], settings: Settings, worker: str) -> str:
-    """Run one claimed job to its end state; return that state."""
+def _failure(exc: BaseException, settings: Settings) -> dict[str, str]:
+    """The error record of a job that raised ``exc``: a full disk says where and how much is free."""
+    if is_disk_full(exc):
+        return disk_full(failed_path(exc, settings.home)).to_dict()
+    if isinstance(exc, MitovizError):
+        return exc.to_dict()
+    return {"type": type(exc).__name__, "what": f"Unexpected error: {type(exc).__name__}: {exc}.",
+            "fix": "This is a bug in mitoviz; the log tail has the details. Retry, or report it with the log."}
+
+
+def run_job(store: JobStore, job: dict[str, Any], settings: Settings, worker: str,
+            reporter: JobReporter | None = None) -> str:
+    """Run one claimed job to its end state; return that state ("lost" when the store went away)."""
     from mitoviz.experiment.run import run_experiment
     from mitoviz.experiment.spec import ExperimentSpec
 
-    reporter = JobReporter(store, job["id"], worker)
-    if job["attempts"] > 1:
-        reporter.log(f"Attempt {job['attempts']}: resuming")
+    reporter = reporter or JobReporter(store, job["id"], worker)
     try:
+        if job["attempts"] > 1:
+            reporter.log(f"Attempt {job['attempts']}: resuming")
         spec = ExperimentSpec.from_dict(job["spec"])
         run = run_experiment(spec, settings, reporter, run_id=job.get("run_id"))
         reporter.flush()
@@ -135,27 +163,26 @@ def run_job(store: JobStore, job: dict[str, Any], settings: Settings, worker: st
         store.finish(job["id"], "done")
         return "done"
     except Cancelled:
+        if reporter.lost.is_set():
+            return "lost"
         reporter.log("Cancelled by the user; finished work stays in the cache.")
         reporter.flush()
         store.finish(job["id"], "cancelled")
         return "cancelled"
-    except MitovizError as exc:
-        reporter.log(f"Failed: {exc}")
-        reporter.flush()
-        store.finish(job["id"], "failed", exc.to_dict())
-        return "failed"
     except Exception as exc:
-        reporter.log("".join(traceback.format_exception(exc))[-3000:])
+        if reporter.lost.is_set():
+            return "lost"
+        error = _failure(exc, settings)
+        tail = "" if isinstance(exc, MitovizError) else "\n" + "".join(traceback.format_exception(exc))[-3000:]
+        reporter.log(f"Failed: {error['what']}{tail}")
         reporter.flush()
-        store.finish(job["id"], "failed", {
-            "type": type(exc).__name__, "what": f"Unexpected error: {type(exc).__name__}: {exc}.",
-            "fix": "This is a bug in mitoviz; the log tail has the details. Retry, or report it with the log.",
-        })
+        store.finish(job["id"], "failed", error)
         return "failed"
 
 
 def worker_loop(slot: int = 0, idle_exit_s: float | None = 600.0, max_jobs: int | None = None) -> int:
-    """Run jobs until idle for ``idle_exit_s`` seconds (None: forever). Returns jobs run."""
+    """Run jobs until idle for ``idle_exit_s`` seconds (None: forever), or until the home folder or the job
+    store goes away. Returns jobs run."""
     settings = load_settings()
     lock = _lock(settings, slot)
     if lock is None:
@@ -163,35 +190,65 @@ def worker_loop(slot: int = 0, idle_exit_s: float | None = 600.0, max_jobs: int 
     worker = f"slot{slot}-pid{os.getpid()}"
     settings = _with_device(settings, _device_for(settings, slot))
     store = JobStore(settings.jobs_dir)
-    current: dict[str, Any] = {"job": None}
-    stop = threading.Event()
+    born = store.identity()
+    current: dict[str, Any] = {"job": None, "reporter": None}
+    stop, lost = threading.Event(), threading.Event()
+
+    def check_store() -> None:
+        try:
+            same = store.identity() == born
+        except OSError:
+            same = False
+        if not same:
+            lost.set()
+            if current["reporter"] is not None:
+                current["reporter"].lost.set()
+            raise StoreLost(f"{settings.jobs_dir} is gone or was replaced")
 
     def beat() -> None:
         while not stop.wait(HEARTBEAT_S):
-            store.beat(worker, {"pid": os.getpid(), "slot": slot, "job": current["job"]})
-            if current["job"]:
-                store.progress(current["job"], {}, [], worker)
+            try:
+                check_store()
+                store.beat(worker, {"pid": os.getpid(), "slot": slot, "job": current["job"]})
+                if current["job"]:
+                    store.progress(current["job"], {}, [], worker)
+            except StoreLost:
+                return
+            except MitovizError:
+                continue  # a busy, full or briefly unreadable store: try again at the next beat
 
     store.beat(worker, {"pid": os.getpid(), "slot": slot, "job": None})
     threading.Thread(target=beat, daemon=True).start()
-    ran, idle_since = 0, time.monotonic()
+    ran, idle_since, waiting_for_space = 0, time.monotonic(), False
     try:
         while max_jobs is None or ran < max_jobs:
-            store.requeue_stale()
-            job = store.claim_next(worker)
+            check_store()
+            store.mark_interrupted()
+            full = disk_is_full(settings)
+            if full and not waiting_for_space:
+                print(f"worker {worker}: {disk_full(settings.home).what} Taking no job until space returns.",
+                      file=sys.stderr, flush=True)
+            waiting_for_space = full
+            job = None if full else store.claim_next(worker)
             if job is None:
                 if idle_exit_s is not None and time.monotonic() - idle_since > idle_exit_s:
                     break
                 time.sleep(POLL_S)
                 continue
             current["job"] = job["id"]
-            run_job(store, job, settings, worker)
-            current["job"] = None
+            current["reporter"] = JobReporter(store, job["id"], worker)
+            if run_job(store, job, settings, worker, current["reporter"]) == "lost":
+                break
+            current["job"] = current["reporter"] = None
             ran += 1
             idle_since = time.monotonic()
+    except StoreLost as exc:
+        print(f"worker {worker}: {exc}; exiting.", file=sys.stderr, flush=True)
     finally:
         stop.set()
-        store.cache.delete(f"worker:{worker}")
+        if not lost.is_set():
+            with contextlib.suppress(MitovizError):
+                store.forget_worker(worker)
         store.close()
         lock.close()
     return ran
@@ -215,9 +272,24 @@ def worker_alive(settings: Settings, slot: int = 0) -> bool:
         return False
 
 
+def _reap(child: subprocess.Popen) -> None:
+    """Wait for a spawned worker in a daemon thread, so its exit leaves no zombie under this process."""
+    threading.Thread(target=child.wait, name=f"reap-worker-{child.pid}", daemon=True).start()
+
+
 def ensure_workers(settings: Settings) -> list[int]:
-    """Start a detached worker for every slot that has none; return the slots started."""
-    started = []
+    """Start a detached worker for every slot that has none; return the slots started. None starts while the
+    disk under the home folder is full (a worker would only fail again)."""
+    try:
+        return _spawn_missing(settings)
+    except OSError as exc:
+        raise storage_error(exc, settings.jobs_dir, "start a worker in") from exc
+
+
+def _spawn_missing(settings: Settings) -> list[int]:
+    started: list[int] = []
+    if disk_is_full(settings):
+        return started
     for slot in range(settings.workers):
         starting = settings.jobs_dir / f"worker-{slot}.starting"
         recently = starting.exists() and time.time() - starting.stat().st_mtime < STARTUP_GRACE_S
@@ -233,6 +305,7 @@ def ensure_workers(settings: Settings) -> list[int]:
             cwd=str(Path(__file__).resolve().parents[2]),
         )
         log.close()
+        _reap(child)
         starting.write_text(str(child.pid))  # who to stop before the child has taken its lock
         started.append(slot)
     return started

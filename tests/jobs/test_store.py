@@ -58,9 +58,9 @@ def test_stale_running_job_is_requeued(tmp_path, monkeypatch):
     job, _ = store.submit({"name": "a"}, "ha")
     store.claim_next("dead-worker")
     store.update(job["id"], heartbeat=time.time() - 3600)
-    assert store.requeue_stale() == [job["id"]]
+    assert store.mark_interrupted() == [job["id"]]
     job = store.get(job["id"])
-    assert job["state"] == "queued" and "Interrupted" in job["log"][-1] and job["interrupted"]
+    assert job["state"] == "interrupted" and "Interrupted" in job["log"][-1] and job["interrupted"]
 
 
 def test_unwritable_home_is_a_clear_error(tmp_path):
