@@ -19,8 +19,8 @@ import openslide
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mitoviz.data.patches import PatchReader, PatchSettings  # noqa: E402
-from tests.conftest import fetch_real_slide  # noqa: E402
+from mitoviz.data.patches import PatchReader, PatchSettings
+from tests.conftest import fetch_real_slide
 
 SIZE = 224
 

@@ -17,7 +17,15 @@ from mitoviz.config import Settings
 from mitoviz.data.ingest import OUTSIDE_NEAR
 from mitoviz.data.sources import inspect_path
 
-from .formats import SRAnnotation, bbox, write_cell_csv, write_midog_json, write_sliderunner, write_split_csv, write_tiff
+from .formats import (
+    SRAnnotation,
+    bbox,
+    write_cell_csv,
+    write_midog_json,
+    write_sliderunner,
+    write_split_csv,
+    write_tiff,
+)
 
 WIDTH, HEIGHT = 7215, 5412
 
