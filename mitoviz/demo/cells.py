@@ -202,16 +202,32 @@ def mitosis(rng: np.random.Generator, cv: Canvas, x: int, y: int, kind: str, tum
     halo = halo / (halo.max() + 1e-6)
     clear = rng.uniform(0.3, 0.9) * (1.0 if rng.uniform() < 0.75 else 0.2)
     body_e = body_e * (1.0 - clear * np.clip(halo * 2.2, 0, 1)) * np.clip(1.0 + 0.25 * cv.fine[sl], 0.3, None)
-    cv.stamp(
-        sl,
-        h.astype(np.float32),
-        body=body.astype(np.float32),
-        body_e=body_e.astype(np.float32),
-        body_h=tumour.cytoplasm_h * rng.uniform(0.5, 1.1),
-    )
+    cv.stamp(sl, h, body=body, body_e=body_e, body_h=tumour.cytoplasm_h * rng.uniform(0.5, 1.1))
 
 
 # ---------------------------------------------------------------------------------------- imposters
+
+
+def _round_body(
+    rng: np.random.Generator,
+    dx: np.ndarray,
+    dy: np.ndarray,
+    r: float,
+    squash: float,
+    wobble: float,
+    edge: float,
+) -> np.ndarray:
+    """A roundish soft ellipse of radius ``r``: minor axis ``r·U(squash, 1)``, random angle and outline."""
+    body, _ = soft_ellipse(
+        dx,
+        dy,
+        r,
+        r * rng.uniform(squash, 1.0),
+        rng.uniform(0, math.pi),
+        outline_wobble(rng, wobble),
+        edge=edge,
+    )
+    return body
 
 
 def _halo_body(
@@ -224,24 +240,8 @@ def _halo_body(
     outer_e: float,
 ) -> tuple[np.ndarray, np.ndarray]:
     """A shrunken cell (``inner``) sitting in a clear retraction space (``outer``)."""
-    body, _ = soft_ellipse(
-        dx,
-        dy,
-        outer,
-        outer * rng.uniform(0.85, 1.0),
-        rng.uniform(0, math.pi),
-        outline_wobble(rng, 0.08),
-        edge=2.0,
-    )
-    core, _ = soft_ellipse(
-        dx,
-        dy,
-        inner,
-        inner * rng.uniform(0.8, 1.0),
-        rng.uniform(0, math.pi),
-        outline_wobble(rng, 0.05),
-        edge=1.2,
-    )
+    body = _round_body(rng, dx, dy, outer, 0.85, 0.08, 2.0)
+    core = _round_body(rng, dx, dy, inner, 0.8, 0.05, 1.2)
     return body, (inner_e * core + outer_e * (1 - core)).astype(np.float32)
 
 
@@ -368,10 +368,4 @@ def imposter(rng: np.random.Generator, cv: Canvas, x: int, y: int, kind: str, tu
         granules = np.clip(1.0 + 0.5 * cv.fine[sl], 0.2, None)
         level = rng.uniform(1.3, 1.9) if eosinophil else rng.uniform(0.25, 0.45)
         body_e = (cyt * level * granules).astype(np.float32)
-    cv.stamp(
-        sl,
-        h.astype(np.float32),
-        body=body.astype(np.float32),
-        body_e=body_e.astype(np.float32),
-        body_h=tumour.cytoplasm_h * rng.uniform(0.6, 1.1),
-    )
+    cv.stamp(sl, h, body=body, body_e=body_e, body_h=tumour.cytoplasm_h * rng.uniform(0.6, 1.1))

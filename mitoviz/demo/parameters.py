@@ -71,87 +71,35 @@ class Tumour:
     imposter_mix: dict[str, float]
 
 
+# fmt: off
 SCANNERS: tuple[Scanner, ...] = (
-    Scanner(  # light pink, like MIDOG 2021 crops
-        name="Simulated scanner A",
-        h_shift=(-0.03, 0.02, 0.02),
-        e_shift=(0.05, -0.04, 0.17),
-        h_scale=0.78,
-        e_scale=0.62,
-        white=(0.97, 0.95, 0.97),
-        gamma=0.95,
-        blur=0.6,
-        noise=0.010,
-        jpeg_quality=92,
-    ),
-    Scanner(  # dark purple, like TUPAC16 crops
-        name="Simulated scanner B",
-        h_shift=(-0.05, 0.05, -0.03),
-        e_shift=(0.21, -0.07, 0.11),
-        h_scale=1.35,
-        e_scale=1.25,
-        white=(0.92, 0.89, 0.95),
-        gamma=1.15,
-        blur=1.3,
-        noise=0.018,
-        jpeg_quality=72,
-    ),
-    Scanner(  # crisp, blue haematoxylin and orange-red eosin
-        name="Simulated scanner C",
-        h_shift=(0.09, -0.07, -0.05),
-        e_shift=(-0.02, -0.13, 0.39),
-        h_scale=1.05,
-        e_scale=0.95,
-        white=(0.96, 0.95, 0.91),
-        gamma=1.0,
-        blur=0.9,
-        noise=0.014,
-        jpeg_quality=84,
-    ),
+    # light pink, like MIDOG 2021 crops
+    Scanner(name="Simulated scanner A", h_shift=(-0.03, 0.02, 0.02), e_shift=(0.05, -0.04, 0.17),
+            h_scale=0.78, e_scale=0.62, white=(0.97, 0.95, 0.97), gamma=0.95, blur=0.6, noise=0.010,
+            jpeg_quality=92),
+    # dark purple, like TUPAC16 crops
+    Scanner(name="Simulated scanner B", h_shift=(-0.05, 0.05, -0.03), e_shift=(0.21, -0.07, 0.11),
+            h_scale=1.35, e_scale=1.25, white=(0.92, 0.89, 0.95), gamma=1.15, blur=1.3, noise=0.018,
+            jpeg_quality=72),
+    # crisp, blue haematoxylin and orange-red eosin
+    Scanner(name="Simulated scanner C", h_shift=(0.09, -0.07, -0.05), e_shift=(-0.02, -0.13, 0.39),
+            h_scale=1.05, e_scale=0.95, white=(0.96, 0.95, 0.91), gamma=1.0, blur=0.9, noise=0.014,
+            jpeg_quality=84),
 )
 
 TUMOURS: tuple[Tumour, ...] = (
-    Tumour(
-        name="synthetic breast carcinoma",
-        species="Human",
-        nucleus_axes=(14.0, 24.0),
-        roundness=(0.62, 0.95),
-        spacing=46.0,
-        stroma_fraction=0.42,
-        lumen_fraction=0.025,
-        cytoplasm=0.30,
-        cytoplasm_h=0.09,
-        chromatin=0.42,
-        imposter_mix={
-            "pyknotic": 0.18,
-            "irregular pyknotic": 0.12,
-            "apoptotic body": 0.16,
-            "lymphocyte": 0.18,
-            "hyperchromatic nucleus": 0.22,
-            "granulocyte": 0.14,
-        },
-    ),
-    Tumour(
-        name="synthetic canine lymphoma",
-        species="Canine",
-        nucleus_axes=(13.0, 18.0),
-        roundness=(0.85, 1.0),
-        spacing=36.0,
-        stroma_fraction=0.10,
-        lumen_fraction=0.0,
-        cytoplasm=0.24,
-        cytoplasm_h=0.12,
-        chromatin=0.52,
-        imposter_mix={
-            "pyknotic": 0.18,
-            "irregular pyknotic": 0.14,
-            "apoptotic body": 0.22,
-            "lymphocyte": 0.24,
-            "hyperchromatic nucleus": 0.14,
-            "granulocyte": 0.08,
-        },
-    ),
+    Tumour(name="synthetic breast carcinoma", species="Human", nucleus_axes=(14.0, 24.0),
+           roundness=(0.62, 0.95), spacing=46.0, stroma_fraction=0.42, lumen_fraction=0.025, cytoplasm=0.30,
+           cytoplasm_h=0.09, chromatin=0.42,
+           imposter_mix={"pyknotic": 0.18, "irregular pyknotic": 0.12, "apoptotic body": 0.16,
+                         "lymphocyte": 0.18, "hyperchromatic nucleus": 0.22, "granulocyte": 0.14}),
+    Tumour(name="synthetic canine lymphoma", species="Canine", nucleus_axes=(13.0, 18.0),
+           roundness=(0.85, 1.0), spacing=36.0, stroma_fraction=0.10, lumen_fraction=0.0, cytoplasm=0.24,
+           cytoplasm_h=0.12, chromatin=0.52,
+           imposter_mix={"pyknotic": 0.18, "irregular pyknotic": 0.14, "apoptotic body": 0.22,
+                         "lymphocyte": 0.24, "hyperchromatic nucleus": 0.14, "granulocyte": 0.08}),
 )
+# fmt: on
 
 MITOTIC_MIX: dict[str, float] = {
     "prophase": 0.14,

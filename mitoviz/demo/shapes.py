@@ -177,7 +177,13 @@ class Canvas:
         e_mult: np.ndarray | None = None,
         body_h: float = 0.0,
     ) -> None:
-        """Composite one cell: its body replaces the tissue beneath, its stains add on top."""
+        """Composite one cell: its body replaces the tissue beneath, its stains add on top.
+
+        Array arguments are taken as float32, the canvas's own type.
+        """
+        h, body, body_e, e_mult = (
+            None if a is None else np.asarray(a, np.float32) for a in (h, body, body_e, e_mult)
+        )
         hw, ew = self.h[sl], self.e[sl]
         if body is not None:
             hw *= 1.0 - body
