@@ -33,13 +33,26 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "mitoviz"
 PAGES = sorted([ROOT / "app.py", *(ROOT / "views").glob("*.py")])
 LEVELS = {
-    "errors": 0, "config": 0, "files": 0, "progress": 0, "terminal": 0,
-    "data": 1, "demo": 1, "encoders": 1, "results": 1,
-    "embed": 2, "evaluate": 2, "train": 2, "report": 2, "stats": 2, "ui": 2,
+    "errors": 0,
+    "config": 0,
+    "files": 0,
+    "progress": 0,
+    "terminal": 0,
+    "data": 1,
+    "demo": 1,
+    "encoders": 1,
+    "results": 1,
+    "embed": 2,
+    "evaluate": 2,
+    "train": 2,
+    "report": 2,
+    "stats": 2,
+    "ui": 2,
     "experiment": 3,
     "jobs": 4,
     "check": 4.5,  # the `check` command's checks: above jobs, below the CLI that prints them
-    "cli": 5, "__main__": 6,
+    "cli": 5,
+    "__main__": 6,
 }
 #: Imports between parts of one level, in one direction only: the pages' helpers build on the report
 #: tables, which build on the evaluation (metrics, decision rule).
@@ -182,9 +195,14 @@ def _imports(path: Path) -> set[str]:
 
 
 def test_every_part_has_a_level() -> None:
-    parts = {p.stem if p.is_file() else p.name for p in PACKAGE.iterdir()
-             if (p.suffix == ".py" and p.name != "__init__.py") or (p / "__init__.py").exists()}
-    assert not parts - set(LEVELS), f"give {sorted(parts - set(LEVELS))} a level in LEVELS (tests/test_layers.py)"
+    parts = {
+        p.stem if p.is_file() else p.name
+        for p in PACKAGE.iterdir()
+        if (p.suffix == ".py" and p.name != "__init__.py") or (p / "__init__.py").exists()
+    }
+    assert not parts - set(LEVELS), (
+        f"give {sorted(parts - set(LEVELS))} a level in LEVELS (tests/test_layers.py)"
+    )
 
 
 @pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(PACKAGE)))
@@ -201,7 +219,9 @@ def test_imports_point_down(path: Path) -> None:
         if target in (own, "errors") or (own, target) in SIDEWAYS:
             continue
         assert target in LEVELS, f"{module} is not in LEVELS (tests/test_layers.py)"
-        assert LEVELS[target] < LEVELS[own], f"{own} must not import {module} (level {LEVELS[target]} ≥ {LEVELS[own]})"
+        assert LEVELS[target] < LEVELS[own], (
+            f"{own} must not import {module} (level {LEVELS[target]} ≥ {LEVELS[own]})"
+        )
 
 
 @pytest.mark.parametrize("path", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
@@ -221,7 +241,8 @@ def test_pages_import_modules_that_exist(path: Path) -> None:
 def test_no_import_cycle_inside_a_folder(folder: str) -> None:
     found = cycles(_restricted(GRAPH, f"mitoviz.{folder}"))
     assert not found, "import cycles (see this file's docstring for what counts): " + "; ".join(
-        " ↔ ".join(c) for c in found)
+        " ↔ ".join(c) for c in found
+    )
 
 
 def test_no_import_cycle_between_folders() -> None:
@@ -247,17 +268,20 @@ def _names(groups: Iterable[list[str]]) -> list[list[str]]:
 
 
 def test_a_planted_cycle_is_found(tmp_path: Path) -> None:
-    _write(tmp_path, {
-        "pkg/__init__.py": "",
-        "pkg/a.py": "from pkg import b\n",
-        "pkg/b.py": "def later():\n    import pkg.c\n",  # inside a function: still an edge
-        "pkg/c.py": "from pkg.a import thing\n",
-        "pkg/d.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pkg.e import T\n",
-        "pkg/e.py": "from pkg.d import x\nimport numpy\n",  # d → e only for type checkers: no cycle
-        "pkg/sub/__init__.py": "from pkg.sub.f import y\n",
-        "pkg/sub/f.py": "from pkg.sub import z\n",  # a submodule importing its facade: a cycle
-        "pkg/sub/g.py": "from . import f\nfrom .. import a\n",
-    })
+    _write(
+        tmp_path,
+        {
+            "pkg/__init__.py": "",
+            "pkg/a.py": "from pkg import b\n",
+            "pkg/b.py": "def later():\n    import pkg.c\n",  # inside a function: still an edge
+            "pkg/c.py": "from pkg.a import thing\n",
+            "pkg/d.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pkg.e import T\n",
+            "pkg/e.py": "from pkg.d import x\nimport numpy\n",  # d → e only for type checkers: no cycle
+            "pkg/sub/__init__.py": "from pkg.sub.f import y\n",
+            "pkg/sub/f.py": "from pkg.sub import z\n",  # a submodule importing its facade: a cycle
+            "pkg/sub/g.py": "from . import f\nfrom .. import a\n",
+        },
+    )
     graph = import_graph(tmp_path, "pkg")
     assert graph["pkg.b"] == {"pkg.c"} and graph["pkg.d"] == set() and graph["pkg.e"] == {"pkg.d"}
     assert graph["pkg.sub.g"] == {"pkg.sub.f", "pkg.a"}
@@ -266,11 +290,14 @@ def test_a_planted_cycle_is_found(tmp_path: Path) -> None:
 
 
 def test_no_cycle_without_the_closing_import(tmp_path: Path) -> None:
-    _write(tmp_path, {
-        "pkg/__init__.py": "def __getattr__(name):\n    from pkg import heavy\n    return getattr(heavy, name)\n",
-        "pkg/heavy.py": "import torch\nfrom pkg.light import f\n",
-        "pkg/light.py": "def f():\n    import json\n",
-    })
+    _write(
+        tmp_path,
+        {
+            "pkg/__init__.py": "def __getattr__(name):\n    from pkg import heavy\n    return heavy.f\n",
+            "pkg/heavy.py": "import torch\nfrom pkg.light import f\n",
+            "pkg/light.py": "def f():\n    import json\n",
+        },
+    )
     graph = import_graph(tmp_path, "pkg")
     assert graph == {"pkg": {"pkg.heavy"}, "pkg.heavy": {"pkg.light"}, "pkg.light": set()}
     assert cycles(graph) == []

@@ -33,8 +33,8 @@ table = curves(data.table, metric, facet, protocol=protocol, train_domain=train_
 chart = curve_chart(table, metric)
 st.altair_chart(chart, width="content")
 st.caption(
-    "Lines: mean over seeds; band: ± 1 sd; dashed: trained methods (end-to-end, LoRA, fine-tuned). Click a legend "
-    "entry to isolate a method (shift-click for several). The x axis counts labelled training cells."
+    "Lines: mean over seeds; band: ± 1 sd; dashed: trained methods (end-to-end, LoRA, fine-tuned). Click a "
+    "legend entry to isolate a method (shift-click for several). The x axis counts labelled training cells."
 )
 note = degenerate_note(table)
 if note:

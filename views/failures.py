@@ -82,7 +82,8 @@ errors_tab, compare_tab = st.tabs(["Misclassified cells", "Frozen vs trained met
 with errors_tab:
     f1, f2, *filter_columns = st.columns(2 + len(axes))
     method = f1.selectbox("Method", methods)
-    errors = {"both": "both", f"missed {data.positive}": "missed", f"called {data.positive} wrongly": "false positive"}
+    errors = {"both": "both", f"missed {data.positive}": "missed",
+              f"called {data.positive} wrongly": "false positive"}
     kind = f2.selectbox("Error", list(errors))
     filters = {a: col.multiselect(axis_name(a).capitalize(), sorted(preds[a].dropna().unique()))
                for a, col in zip(axes, filter_columns, strict=True)}

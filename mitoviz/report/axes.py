@@ -15,7 +15,7 @@ from mitoviz.report.names import ordered_axes
 
 
 def facet_axes(table: pd.DataFrame, protocol: str | None = None) -> list[str]:
-    """Axes the test results (of one protocol, when given) are split by: ``all`` first, then each axis present."""
+    """Axes the test results (of ``protocol``, when given) are split by: ``all`` first, then each axis."""
     if table.empty:
         return []
     rows = table if protocol is None else table[table["protocol"] == protocol]

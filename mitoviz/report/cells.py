@@ -72,7 +72,9 @@ def _trained_name(kinds: Iterable[str]) -> str:
 
 def disagreement_patterns(per_cell: pd.DataFrame) -> tuple[str, str]:
     """The two patterns :func:`disagreements` finds, named after the trained methods present."""
-    name = _trained_name(per_cell.loc[per_cell["kind"] != "probe", "kind"]) if not per_cell.empty else "trained"
+    name = (
+        _trained_name(per_cell.loc[per_cell["kind"] != "probe", "kind"]) if not per_cell.empty else "trained"
+    )
     return f"frozen all wrong, {name} right", f"{name} wrong, frozen all right"
 
 
@@ -86,7 +88,9 @@ def disagreements(per_cell: pd.DataFrame) -> pd.DataFrame:
     if per_cell.empty or per_cell["kind"].eq("probe").all() or per_cell["kind"].ne("probe").all():
         return pd.DataFrame(columns=["cell", "pattern"])
     side = np.where(per_cell["kind"] == "probe", "frozen", "trained")
-    by_side = per_cell.assign(side=side).groupby(["cell", "side"])["correct"].agg(["all", "any"]).unstack("side")
+    by_side = (
+        per_cell.assign(side=side).groupby(["cell", "side"])["correct"].agg(["all", "any"]).unstack("side")
+    )
     # A cell missing one side can match neither pattern.
     frozen_wrong = ~by_side[("any", "frozen")].fillna(True).astype(bool)
     frozen_right = by_side[("all", "frozen")].fillna(False).astype(bool)
@@ -107,8 +111,12 @@ def pattern_cells(per_cell: pd.DataFrame, patterns: pd.DataFrame, pattern: str) 
 
 def map_colours(axes: Sequence[str]) -> dict[str, str]:
     """What an embedding map can be coloured by (column → display name): each axis, then the cell's facts."""
-    return {**{a: axis_name(a) for a in axes}, "truth": "label", "correctness": "correct under a budget",
-            "agreement": "rater agreement"}
+    return {
+        **{a: axis_name(a) for a in axes},
+        "truth": "label",
+        "correctness": "correct under a budget",
+        "agreement": "rater agreement",
+    }
 
 
 def map_points(maps: pd.DataFrame, cells: pd.DataFrame, axes: Sequence[str]) -> pd.DataFrame:

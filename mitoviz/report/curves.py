@@ -8,19 +8,49 @@ from mitoviz.evaluate.metrics import summarize
 from mitoviz.report.methods import FIT_KEYS, training
 
 #: Columns of the "numbers behind the chart" table.
-CURVE_COLUMNS = ["label", "budget", "n_train", "test_domain", "mean", "sd", "ci_low", "ci_high", "n_seeds", "n_test",
-                 "degenerate"]
+CURVE_COLUMNS = [
+    "label",
+    "budget",
+    "n_train",
+    "test_domain",
+    "mean",
+    "sd",
+    "ci_low",
+    "ci_high",
+    "n_seeds",
+    "n_test",
+    "degenerate",
+]
 
 #: Columns :func:`curves` adds to the fit keys.
-CURVE_EXTRA = ["mean", "sd", "ci_low", "ci_high", "n_seeds", "n_train", "n_test", "capped", "degenerate", "lower",
-               "upper", "training"]
+CURVE_EXTRA = [
+    "mean",
+    "sd",
+    "ci_low",
+    "ci_high",
+    "n_seeds",
+    "n_train",
+    "n_test",
+    "capped",
+    "degenerate",
+    "lower",
+    "upper",
+    "training",
+]
 
 
 def seed_summary(values: pd.Series) -> pd.Series:
     """Mean, sd, 95 % t-interval and n across seeds (NaN-aware)."""
     summary = summarize(values.to_numpy(dtype=float))
-    return pd.Series({"mean": summary.mean, "sd": summary.sd, "ci_low": summary.ci_low, "ci_high": summary.ci_high,
-                      "n_seeds": summary.n})
+    return pd.Series(
+        {
+            "mean": summary.mean,
+            "sd": summary.sd,
+            "ci_low": summary.ci_low,
+            "ci_high": summary.ci_high,
+            "n_seeds": summary.n,
+        }
+    )
 
 
 def train_domains(table: pd.DataFrame, protocol: str) -> list[str]:
@@ -28,8 +58,13 @@ def train_domains(table: pd.DataFrame, protocol: str) -> list[str]:
     return sorted(table.loc[table["protocol"] == protocol, "train_domain"].unique())
 
 
-def curves(table: pd.DataFrame, metric: str, test_axis: str = "all", protocol: str | None = None,
-           train_domain: str | None = None) -> pd.DataFrame:
+def curves(
+    table: pd.DataFrame,
+    metric: str,
+    test_axis: str = "all",
+    protocol: str | None = None,
+    train_domain: str | None = None,
+) -> pd.DataFrame:
     """Metric against budget: one row per (method, protocol, train domain, budget, test domain).
 
     ``protocol`` and ``train_domain`` restrict the rows first when given. The ``training`` column
@@ -49,7 +84,9 @@ def curves(table: pd.DataFrame, metric: str, test_axis: str = "all", protocol: s
     grouped = rows.groupby(keys, dropna=False, sort=True)
     out = grouped[metric].apply(seed_summary).unstack().reset_index()
     extra = grouped.agg(
-        n_train=("n_train", "mean"), n_test=("n", "mean"), capped=("budget_capped", "any"),
+        n_train=("n_train", "mean"),
+        n_test=("n", "mean"),
+        capped=("budget_capped", "any"),
         degenerate=("degenerate", "mean"),
     ).reset_index()
     out = out.merge(extra, on=keys)
@@ -73,5 +110,8 @@ def degenerate_note(curve: pd.DataFrame) -> str | None:
         return None
     worst = degenerate.sort_values("degenerate", ascending=False).iloc[0]
     points = "one point includes" if len(degenerate) == 1 else f"{len(degenerate)} points include"
-    return (f"{points.capitalize()} fits that predict one class for every test cell (chance level), e.g. "
-            f"{worst['label']} at {worst['budget']}: {worst['degenerate']:.0%} of its seeds. They are shown, not hidden.")
+    return (
+        f"{points.capitalize()} fits that predict one class for every test cell (chance level), e.g. "
+        f"{worst['label']} at {worst['budget']}: {worst['degenerate']:.0%} of its seeds. "
+        "They are shown, not hidden."
+    )

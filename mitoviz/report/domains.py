@@ -10,23 +10,35 @@ import pandas as pd
 
 from mitoviz.report.curves import seed_summary
 
-RI_COLUMNS = {"value": "RI", "chance": "RI of random neighbours", "so": "same class, other domain",
-              "os": "other class, same domain", "undefined_frac": "undefined share"}
+RI_COLUMNS = {
+    "value": "RI",
+    "chance": "RI of random neighbours",
+    "so": "same class, other domain",
+    "os": "other class, same domain",
+    "undefined_frac": "undefined share",
+}
 
 
 def _protocol_rows(table: pd.DataFrame, protocol: str, axis: str, budget: str) -> pd.DataFrame:
     if table.empty:
         return table
-    return table[(table["protocol"] == f"{protocol}:{axis}") & (table["test_axis"] == axis)
-                 & (table["budget"] == budget)]
+    return table[
+        (table["protocol"] == f"{protocol}:{axis}")
+        & (table["test_axis"] == axis)
+        & (table["budget"] == budget)
+    ]
 
 
-def domain_matrix(table: pd.DataFrame, metric: str, axis: str, budget: str, labels: list[str]) -> pd.DataFrame:
+def domain_matrix(
+    table: pd.DataFrame, metric: str, axis: str, budget: str, labels: list[str]
+) -> pd.DataFrame:
     """Train domain × test domain means per method and budget under the ``cross:<axis>`` protocol."""
     rows = _protocol_rows(table, "cross", axis, budget)
     rows = rows[rows["label"].isin(labels)] if not rows.empty else rows
     if rows.empty:
-        return pd.DataFrame(columns=["label", "train_domain", "test_domain", "mean", "sd", "n_seeds", "in_domain"])
+        return pd.DataFrame(
+            columns=["label", "train_domain", "test_domain", "mean", "sd", "n_seeds", "in_domain"]
+        )
     keys = ["label", "train_domain", "test_domain"]
     out = rows.groupby(keys)[metric].apply(seed_summary).unstack().reset_index()
     out["in_domain"] = out["train_domain"] == out["test_domain"]
@@ -41,15 +53,24 @@ def domain_drop(table: pd.DataFrame, metric: str, axis: str, budget: str) -> pd.
     rows = _protocol_rows(table, "cross", axis, budget)
     if rows.empty:
         return pd.DataFrame(columns=["label", "in_domain", "out_of_domain", "drop", "drop_sd", "n_seeds"])
-    rows = rows.assign(where=np.where(rows["train_domain"] == rows["test_domain"], "in_domain", "out_of_domain"))
+    rows = rows.assign(
+        where=np.where(rows["train_domain"] == rows["test_domain"], "in_domain", "out_of_domain")
+    )
     per_seed = rows.groupby(["label", "seed", "where"])[metric].mean().unstack("where").reset_index()
     if "out_of_domain" not in per_seed:
         per_seed["out_of_domain"] = np.nan
     per_seed["drop"] = per_seed["in_domain"] - per_seed["out_of_domain"]
-    out = per_seed.groupby("label").agg(
-        in_domain=("in_domain", "mean"), out_of_domain=("out_of_domain", "mean"), drop=("drop", "mean"),
-        drop_sd=("drop", "std"), n_seeds=("seed", "nunique"),
-    ).reset_index()
+    out = (
+        per_seed.groupby("label")
+        .agg(
+            in_domain=("in_domain", "mean"),
+            out_of_domain=("out_of_domain", "mean"),
+            drop=("drop", "mean"),
+            drop_sd=("drop", "std"),
+            n_seeds=("seed", "nunique"),
+        )
+        .reset_index()
+    )
     return out.sort_values("drop").reset_index(drop=True)
 
 

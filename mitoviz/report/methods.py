@@ -11,7 +11,17 @@ import pandas as pd
 
 from mitoviz.report.names import KIND_NAMES
 
-FIT_KEYS = ["method", "kind", "classifier", "protocol", "axis", "train_domain", "budget", "budget_kind", "budget_value"]
+FIT_KEYS = [
+    "method",
+    "kind",
+    "classifier",
+    "protocol",
+    "axis",
+    "train_domain",
+    "budget",
+    "budget_kind",
+    "budget_value",
+]
 FROZEN, TRAINED = "frozen", "trained"
 
 

@@ -14,7 +14,12 @@ METRICS = {
 }
 #: Usual domain axes, in the order pages list them; any other categorical column follows, sorted.
 AXIS_ORDER = ("scanner", "tumor_type", "species", "source", "centre", "dataset")
-AXIS_NAMES = {"tumor_type": "tumour type", "centre": "centre", "source": "source data set", "dataset": "data set"}
+AXIS_NAMES = {
+    "tumor_type": "tumour type",
+    "centre": "centre",
+    "source": "source data set",
+    "dataset": "data set",
+}
 #: How a method of each kind was trained (contract 2 of the plan); a probe is a frozen encoder.
 KIND_NAMES = {"probe": "frozen", "lora": "LoRA", "finetune": "fine-tuned", "e2e": "end-to-end"}
 

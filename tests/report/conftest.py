@@ -8,8 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-METHODS = [("uni", "probe", "uni", "logreg"), ("virchow2", "probe", "virchow2", "logreg"),
-           ("uni+lora", "lora", "uni", "head"), ("e2e-resnet18", "e2e", "", "end-to-end")]
+METHODS = [
+    ("uni", "probe", "uni", "logreg"),
+    ("virchow2", "probe", "virchow2", "logreg"),
+    ("uni+lora", "lora", "uni", "head"),
+    ("e2e-resnet18", "e2e", "", "end-to-end"),
+]
 BUDGETS = [("2/class", 2), ("8/class", 8)]
 SEEDS = [0, 1, 2]
 SPECIES = ["Canine", "Human"]
@@ -21,13 +25,29 @@ def fits() -> pd.DataFrame:
     """Pooled fits and ``cross:species`` fits (one per training species) of every method, budget and seed."""
     rows = []
     protocols = [("pooled", "", "all"), *[("cross:species", "species", s) for s in SPECIES]]
-    for (method, kind, encoder, classifier), (budget, value), seed, (protocol, axis, train) in itertools.product(
-        METHODS, BUDGETS, SEEDS, protocols
-    ):
-        rows.append({"fit_id": f"{method}|{budget}|{seed}|{protocol}|{train}", "method": method, "kind": kind,
-                     "encoder": encoder, "classifier": classifier, "protocol": protocol, "axis": axis,
-                     "train_domain": train, "budget": budget, "budget_kind": "per_class", "budget_value": value,
-                     "seed": seed, "n_train": 2 * value, "budget_capped": False})
+    for (method, kind, encoder, classifier), (budget, value), seed, (
+        protocol,
+        axis,
+        train,
+    ) in itertools.product(METHODS, BUDGETS, SEEDS, protocols):
+        rows.append(
+            {
+                "fit_id": f"{method}|{budget}|{seed}|{protocol}|{train}",
+                "method": method,
+                "kind": kind,
+                "encoder": encoder,
+                "classifier": classifier,
+                "protocol": protocol,
+                "axis": axis,
+                "train_domain": train,
+                "budget": budget,
+                "budget_kind": "per_class",
+                "budget_value": value,
+                "seed": seed,
+                "n_train": 2 * value,
+                "budget_capped": False,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -43,13 +63,31 @@ def metrics(fits: pd.DataFrame) -> pd.DataFrame:
     """Rows for the experiment's own test cells (``all``) and for every value of ``species`` and ``lab``."""
     rows = []
     for _, fit in fits.iterrows():
-        for axis, domain in [("all", "all"), *[("species", s) for s in SPECIES], *[("lab", lab) for lab in LABS]]:
+        for axis, domain in [
+            ("all", "all"),
+            *[("species", s) for s in SPECIES],
+            *[("lab", lab) for lab in LABS],
+        ]:
             value = score(fit, domain)
-            rows.append({"fit_id": fit["fit_id"], "test_axis": axis, "test_domain": domain,
-                         "balanced_accuracy": value, "auroc": min(1.0, value + 0.05), "f1": value - 0.1,
-                         "accuracy": value, "kappa": 2 * value - 1, "ece": 0.1, "brier": 0.2, "n": 40, "n_pos": 16,
-                         "degenerate": fit["method"] == "e2e-resnet18" and fit["budget_value"] == 2
-                         and fit["seed"] == 0})
+            rows.append(
+                {
+                    "fit_id": fit["fit_id"],
+                    "test_axis": axis,
+                    "test_domain": domain,
+                    "balanced_accuracy": value,
+                    "auroc": min(1.0, value + 0.05),
+                    "f1": value - 0.1,
+                    "accuracy": value,
+                    "kappa": 2 * value - 1,
+                    "ece": 0.1,
+                    "brier": 0.2,
+                    "n": 40,
+                    "n_pos": 16,
+                    "degenerate": fit["method"] == "e2e-resnet18"
+                    and fit["budget_value"] == 2
+                    and fit["seed"] == 0,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -58,9 +96,14 @@ def cells() -> pd.DataFrame:
     """Twelve cells with a user axis ``lab``, no scanner or tumour type at all."""
     rng = np.random.default_rng(0)
     n = 12
-    return pd.DataFrame({
-        "cell": np.arange(n), "cell_id": [f"c{i}" for i in range(n)],
-        "label": ["mitotic figure" if i % 3 == 0 else "imposter" for i in range(n)],
-        "species": [SPECIES[i % 2] for i in range(n)], "lab": [LABS[i % 3] for i in range(n)],
-        "slide": [f"s{i // 4}" for i in range(n)], "agreement": rng.random(n),
-    })
+    return pd.DataFrame(
+        {
+            "cell": np.arange(n),
+            "cell_id": [f"c{i}" for i in range(n)],
+            "label": ["mitotic figure" if i % 3 == 0 else "imposter" for i in range(n)],
+            "species": [SPECIES[i % 2] for i in range(n)],
+            "lab": [LABS[i % 3] for i in range(n)],
+            "slide": [f"s{i // 4}" for i in range(n)],
+            "agreement": rng.random(n),
+        }
+    )

@@ -22,8 +22,16 @@ def test_axes_present_in_results(fits: pd.DataFrame, metrics: pd.DataFrame) -> N
 
 def test_protocol_axes_and_order() -> None:
     assert protocol_axes(["pooled", "lodo:lab", "cross:species", "cross:scanner", "lodo:species"]) == [
-        "scanner", "species", "lab"]
-    assert ordered_axes(["zeta", "dataset", "alpha", "tumor_type"]) == ["tumor_type", "dataset", "alpha", "zeta"]
+        "scanner",
+        "species",
+        "lab",
+    ]
+    assert ordered_axes(["zeta", "dataset", "alpha", "tumor_type"]) == [
+        "tumor_type",
+        "dataset",
+        "alpha",
+        "zeta",
+    ]
     assert axis_name("tumor_type") == "tumour type" and axis_name("staining_lab") == "staining lab"
 
 

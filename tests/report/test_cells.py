@@ -26,20 +26,34 @@ POSITIVE = "mitotic figure"
 
 
 def _fits(methods: list[tuple[str, str]]) -> pd.DataFrame:
-    return pd.DataFrame({"fit_id": [m for m, _ in methods], "method": [m for m, _ in methods],
-                         "kind": [k for _, k in methods], "classifier": "logreg", "budget": "2/class", "seed": 0,
-                         "protocol": "pooled", "train_domain": "all"})
+    return pd.DataFrame(
+        {
+            "fit_id": [m for m, _ in methods],
+            "method": [m for m, _ in methods],
+            "kind": [k for _, k in methods],
+            "classifier": "logreg",
+            "budget": "2/class",
+            "seed": 0,
+            "protocol": "pooled",
+            "train_domain": "all",
+        }
+    )
 
 
 def _predictions(probs: dict[str, list[float]]) -> pd.DataFrame:
-    return pd.DataFrame([{"fit_id": f, "cell": c, "prob": p} for f, row in probs.items() for c, p in enumerate(row)])
+    return pd.DataFrame(
+        [{"fit_id": f, "cell": c, "prob": p} for f, row in probs.items() for c, p in enumerate(row)]
+    )
 
 
 def test_gallery_and_metrics_give_the_same_verdict(cells: pd.DataFrame) -> None:
     """Exactly 0.5 is the negative class in both, so a 0.50 mitosis is wrong in the gallery too."""
     rng = np.random.default_rng(3)
-    probs = {"uni": np.round(rng.random(12), 1).tolist(), "half": [0.5] * 12,
-             "ties": [0.5 if i % 2 else 0.51 for i in range(12)]}
+    probs = {
+        "uni": np.round(rng.random(12), 1).tolist(),
+        "half": [0.5] * 12,
+        "ties": [0.5 if i % 2 else 0.51 for i in range(12)],
+    }
     per_cell = cell_predictions(_predictions(probs), _fits([(f, "probe") for f in probs]), cells, POSITIVE)
     y = (cells["label"] == POSITIVE).to_numpy().astype(int)
     for fit, p in probs.items():
@@ -48,7 +62,9 @@ def test_gallery_and_metrics_give_the_same_verdict(cells: pd.DataFrame) -> None:
         assert rows["correct"].mean() == pytest.approx(metrics["accuracy"]), fit
         assert not rows["predicted_positive"].to_numpy()[np.array(p) == 0.5].any()
     half = per_cell[per_cell["fit_id"] == "half"]
-    assert (half["correct"] == ~half["is_positive"]).all()  # every 0.50 mitosis is wrong, every imposter right
+    assert (
+        half["correct"] == ~half["is_positive"]
+    ).all()  # every 0.50 mitosis is wrong, every imposter right
     assert binary_metrics(y, np.array(probs["half"]))["degenerate"] is True
 
 
@@ -80,8 +96,12 @@ def test_disagreements_between_frozen_and_trained(cells: pd.DataFrame, trained: 
     t[5] = wrong[5]  # cell 5: trained wrong, frozen all right
     a[7] = wrong[7]  # cell 7: frozen split: neither pattern
     probs = {"uni": a.tolist(), "virchow2": b.tolist(), "other": t.tolist()}
-    per_cell = cell_predictions(_predictions(probs), _fits([("uni", "probe"), ("virchow2", "probe"),
-                                                            ("other", trained)]), cells, POSITIVE)
+    per_cell = cell_predictions(
+        _predictions(probs),
+        _fits([("uni", "probe"), ("virchow2", "probe"), ("other", trained)]),
+        cells,
+        POSITIVE,
+    )
     first, second = disagreement_patterns(per_cell)
     assert (first, second) == (f"frozen all wrong, {name} right", f"{name} wrong, frozen all right")
     out = disagreements(per_cell)
@@ -93,19 +113,29 @@ def test_disagreements_between_frozen_and_trained(cells: pd.DataFrame, trained: 
 
 
 def test_map_tables_use_the_axes_given(cells: pd.DataFrame) -> None:
-    maps = pd.DataFrame({"encoder": ["uni"] * 12 + ["virchow2"] * 12, "method": "pca", "cell": list(range(12)) * 2,
-                         "u": np.tile(np.arange(12.0), 2), "v": np.tile(np.arange(12.0) * 2, 2)})
+    maps = pd.DataFrame(
+        {
+            "encoder": ["uni"] * 12 + ["virchow2"] * 12,
+            "method": "pca",
+            "cell": list(range(12)) * 2,
+            "u": np.tile(np.arange(12.0), 2),
+            "v": np.tile(np.arange(12.0) * 2, 2),
+        }
+    )
     points = map_points(maps, cells, ["lab", "scanner"])
     assert {"truth", "lab", "cell_id", "agreement"} <= set(points.columns) and "scanner" not in points.columns
     assert list(map_colours(["lab"])) == ["lab", "truth", "correctness", "agreement"]
     probs = {"uni": [0.9] * 6, "virchow2": [0.1] * 6}
-    per_cell = cell_predictions(_predictions(probs), _fits([("uni", "probe"), ("virchow2", "probe")]), cells,
-                                POSITIVE)
+    per_cell = cell_predictions(
+        _predictions(probs), _fits([("uni", "probe"), ("virchow2", "probe")]), cells, POSITIVE
+    )
     coloured = map_correctness(points, per_cell)
     assert len(coloured) == len(points)
     uni = coloured[coloured["encoder"] == "uni"].set_index("cell")["correctness"]
     assert uni[0] == "correct" and uni[1] == "wrong" and uni[6] == "not in the test set"
-    assert len(map_sample(points, "uni", 5)) == 5 and map_sample(points, "uni", 5).equals(map_sample(points, "uni", 5))
+    assert len(map_sample(points, "uni", 5)) == 5 and map_sample(points, "uni", 5).equals(
+        map_sample(points, "uni", 5)
+    )
     assert len(map_sample(points, "uni", 50)) == 12
     assert in_box(points, (2.0, 4.0), (0.0, 6.0))["u"].tolist() == [2.0, 3.0, 2.0, 3.0]
     assert cell_rows(cells, [5, 2])["cell_id"].tolist() == ["c5", "c2"]

@@ -22,7 +22,10 @@ def test_pooled_curve_summarises_seeds(table: pd.DataFrame) -> None:
     values = 0.85 + 0.08 + 0.01 * np.arange(3)
     half = stats.t.ppf(0.975, 2) * values.std(ddof=1) / np.sqrt(3)
     assert row["mean"] == pytest.approx(values.mean()) and row["sd"] == pytest.approx(values.std(ddof=1))
-    assert (row["ci_low"], row["ci_high"]) == (pytest.approx(values.mean() - half), pytest.approx(values.mean() + half))
+    assert (row["ci_low"], row["ci_high"]) == (
+        pytest.approx(values.mean() - half),
+        pytest.approx(values.mean() + half),
+    )
     assert row["n_seeds"] == 3 and row["n_train"] == 16 and row["n_test"] == 40
     assert row["lower"] == pytest.approx(row["mean"] - row["sd"])
     kinds = dict(zip(out["method"], out["training"], strict=False))
@@ -50,7 +53,11 @@ def test_empty_selection_keeps_the_columns(table: pd.DataFrame) -> None:
 def test_degenerate_note_and_numbers(table: pd.DataFrame) -> None:
     out = curves(table, "balanced_accuracy", protocol="pooled", train_domain="all")
     note = degenerate_note(out)
-    assert note is not None and note.startswith("One point includes") and "e2e-resnet18 (end-to-end) at 2/class" in note
+    assert (
+        note is not None
+        and note.startswith("One point includes")
+        and "e2e-resnet18 (end-to-end) at 2/class" in note
+    )
     assert "33%" in note
     assert degenerate_note(out.assign(degenerate=0.0)) is None
     assert list(curve_numbers(out).columns)[:3] == ["label", "budget", "n_train"]

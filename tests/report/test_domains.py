@@ -26,7 +26,9 @@ def test_matrix_has_every_train_test_pair(table: pd.DataFrame) -> None:
     out = domain_matrix(table, "balanced_accuracy", "species", "8/class", ["uni", "uni+lora"])
     assert len(out) == 2 * 2 * 2 and set(out["label"]) == {"uni", "uni+lora"}
     assert out["in_domain"].sum() == 4
-    cell = out[(out["label"] == "uni") & (out["train_domain"] == "Human") & (out["test_domain"] == "Canine")].iloc[0]
+    cell = out[
+        (out["label"] == "uni") & (out["train_domain"] == "Human") & (out["test_domain"] == "Canine")
+    ].iloc[0]
     assert cell["mean"] == pytest.approx(0.8 + 0.08 - 0.1 + 0.01) and cell["n_seeds"] == 3
     assert domain_matrix(table, "auroc", "lab", "8/class", ["uni"]).empty
     assert domain_matrix(table.iloc[0:0], "auroc", "species", "8/class", ["uni"]).empty
@@ -41,10 +43,14 @@ def test_drop_per_method(table: pd.DataFrame) -> None:
     assert domain_drop(table, "balanced_accuracy", "lab", "2/class").empty
 
 
-def test_leave_one_out_reads_lodo_rows(table: pd.DataFrame, fits: pd.DataFrame, metrics: pd.DataFrame) -> None:
+def test_leave_one_out_reads_lodo_rows(
+    table: pd.DataFrame, fits: pd.DataFrame, metrics: pd.DataFrame
+) -> None:
     lodo_fits = fits[fits["protocol"] == "cross:species"].assign(
-        protocol="lodo:species", train_domain=lambda f: "not " + f["train_domain"].map({"Human": "Canine", "Canine": "Human"}),
-        fit_id=lambda f: "lodo|" + f["fit_id"])
+        protocol="lodo:species",
+        train_domain=lambda f: "not " + f["train_domain"].map({"Human": "Canine", "Canine": "Human"}),
+        fit_id=lambda f: "lodo|" + f["fit_id"],
+    )
     lodo_metrics = metrics.merge(fits[["fit_id"]], on="fit_id").assign(fit_id=lambda m: "lodo|" + m["fit_id"])
     both = joined(pd.concat([fits, lodo_fits]), pd.concat([metrics, lodo_metrics]))
     out = lodo_table(both, "balanced_accuracy", "species", "8/class")
@@ -55,9 +61,26 @@ def test_leave_one_out_reads_lodo_rows(table: pd.DataFrame, fits: pd.DataFrame, 
 
 
 def test_robustness_table_and_scale() -> None:
-    ri = pd.DataFrame({"encoder": ["uni"], "confounder": ["species"], "value": [0.7], "chance": [0.5], "so": [7],
-                       "os": [3], "undefined_frac": [0.1], "scale": ["share in [0, 1]"]})
+    ri = pd.DataFrame(
+        {
+            "encoder": ["uni"],
+            "confounder": ["species"],
+            "value": [0.7],
+            "chance": [0.5],
+            "so": [7],
+            "os": [3],
+            "undefined_frac": [0.1],
+            "scale": ["share in [0, 1]"],
+        }
+    )
     out = robustness_table(ri)
-    assert list(out.columns) == ["encoder", "confounder", "RI", "RI of random neighbours", "same class, other domain",
-                                 "other class, same domain", "undefined share"]
+    assert list(out.columns) == [
+        "encoder",
+        "confounder",
+        "RI",
+        "RI of random neighbours",
+        "same class, other domain",
+        "other class, same domain",
+        "undefined share",
+    ]
     assert robustness_scale(ri) == "share in [0, 1]" and robustness_scale(ri.iloc[0:0]) == ""

@@ -12,17 +12,43 @@ def _fits(rows: list[tuple[str, str, str]]) -> pd.DataFrame:
 
 
 def test_labels_for_every_kind() -> None:
-    fits = _fits([("uni", "probe", "logreg"), ("uni@12", "probe", "logreg"), ("uni+lora", "lora", "head"),
-                  ("uni+finetune", "finetune", "head"), ("e2e-resnet18", "e2e", "end-to-end"),
-                  ("phikon-lora", "lora", "head"), ("student", "distill", "head")])
-    assert method_labels(fits).tolist() == ["uni", "uni@12", "uni+lora", "uni+finetune", "e2e-resnet18 (end-to-end)",
-                                            "phikon-lora (LoRA)", "student (distill)"]
+    fits = _fits(
+        [
+            ("uni", "probe", "logreg"),
+            ("uni@12", "probe", "logreg"),
+            ("uni+lora", "lora", "head"),
+            ("uni+finetune", "finetune", "head"),
+            ("e2e-resnet18", "e2e", "end-to-end"),
+            ("phikon-lora", "lora", "head"),
+            ("student", "distill", "head"),
+        ]
+    )
+    assert method_labels(fits).tolist() == [
+        "uni",
+        "uni@12",
+        "uni+lora",
+        "uni+finetune",
+        "e2e-resnet18 (end-to-end)",
+        "phikon-lora (LoRA)",
+        "student (distill)",
+    ]
 
 
 def test_probe_labels_name_the_classifier_only_when_several_were_used() -> None:
-    fits = _fits([("uni", "probe", "logreg"), ("uni", "probe", "knn"), ("uni+lora", "lora", "head"),
-                  ("e2e-resnet18", "e2e", "end-to-end")])
-    assert method_labels(fits).tolist() == ["uni · logreg", "uni · knn", "uni+lora", "e2e-resnet18 (end-to-end)"]
+    fits = _fits(
+        [
+            ("uni", "probe", "logreg"),
+            ("uni", "probe", "knn"),
+            ("uni+lora", "lora", "head"),
+            ("e2e-resnet18", "e2e", "end-to-end"),
+        ]
+    )
+    assert method_labels(fits).tolist() == [
+        "uni · logreg",
+        "uni · knn",
+        "uni+lora",
+        "e2e-resnet18 (end-to-end)",
+    ]
 
 
 def test_frozen_or_trained() -> None:

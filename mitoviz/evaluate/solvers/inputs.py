@@ -59,7 +59,8 @@ def check_train_sets(train_sets: Sequence[np.ndarray], y: np.ndarray) -> list[np
         if n_pos in (0, tr.size):
             only = "positive" if n_pos else "negative"
             raise BudgetError(
-                f"Training set {i} ({tr.size} cells) holds only {only} cells; a classifier needs both classes.",
+                f"Training set {i} ({tr.size} cells) holds only {only} cells; "
+                "a classifier needs both classes.",
                 "Draw at least one cell of each class per fit (raise the budget or sample per class).",
             )
         out.append(tr)
