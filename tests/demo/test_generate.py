@@ -21,7 +21,7 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 from mitoviz.data.cells import IMPOSTER, MITOTIC
-from mitoviz.data.midog import load_midog
+from mitoviz.data.formats.midog import load_midog
 from mitoviz.demo import (
     DEMO_JSON,
     DEMO_README,
