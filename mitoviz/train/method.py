@@ -44,7 +44,7 @@ class TrainMethod:
     lora_r: int | None = None  # None: the recipe's value
     lora_alpha: int | None = None
     lora_dropout: float | None = None
-    input_size: int | None = None  # None: the encoder's input size (224 for the CNN)
+    input_size: int | None = None  # the CNN's input (default 224); encoders take their own (None)
     extent: int | None = None  # None: the experiment's patch size
     jitter: float = 0.1  # centre jitter, ± fraction of the extent
     epochs: int = 100
@@ -166,7 +166,7 @@ class TrainMethod:
     def fmc_cnn(cls, arch: str = "resnet50", **changes: Any) -> TrainMethod:
         """The end-to-end CNN of Ganz et al. / FMC full fine-tuning: Adam lr 1e-4, batch 16,
         100 pseudo-epochs of 1,280, best validation loss (patience 20), FMC augmentations."""
-        return cls(kind="e2e", arch=arch or "resnet50", **{**_FMC_TRAINING, **changes})
+        return cls(kind="e2e", arch=arch or "resnet50", **{**_FMC_TRAINING, "input_size": 224, **changes})
 
     @classmethod
     def fmc_lora(cls, encoder: str, **changes: Any) -> TrainMethod:
@@ -192,7 +192,8 @@ class TrainMethod:
         Swin-B and ViT-L)."""
         aug = {"hflip": False, "vflip": False, "rotate_degrees": 10.0, "rotate_p": 1.0, "crop_scale": 0.8,
                "color_jitter": (0.2, 0.2, 0.2, 0.1), "color_jitter_p": 1.0}
-        return cls(kind="e2e", arch=arch or "resnet50", **{**_AMB_TRAINING, "patience": 15, **aug, **changes})
+        return cls(kind="e2e", arch=arch or "resnet50", **{**_AMB_TRAINING, "input_size": 224, "patience": 15, **aug,
+                                                           **changes})
 
     @classmethod
     def cpu_cnn(cls, **changes: Any) -> TrainMethod:
@@ -206,14 +207,14 @@ class TrainMethod:
 
 _FMC_TRAINING: dict[str, Any] = {
     "epochs": 100, "samples_per_epoch": 1280, "batch_size": 16, "lr": 1e-4, "weight_decay": 0.0,
-    "patience": 20, "monitor": "loss", "jitter": 0.1, "input_size": 224,
+    "patience": 20, "monitor": "loss", "jitter": 0.1,
     # FMC create_dataloaders: ColorJitter 0.1 (p 0.5), blur (p 0.1), both flips, rotation ±180° (p 0.5)
     "color_jitter": (0.1, 0.1, 0.1, 0.1), "color_jitter_p": 0.5, "blur_p": 0.1, "hflip": True, "vflip": True,
     "rotate_degrees": 180.0, "rotate_p": 0.5,
 }
 _AMB_TRAINING: dict[str, Any] = {
     "epochs": 100, "samples_per_epoch": None, "batch_size": 8, "lr": 5e-5, "weight_decay": 1e-5,
-    "patience": 10, "monitor": "balanced_accuracy", "scheduler": "plateau", "jitter": 0.0, "input_size": 224,
+    "patience": 10, "monitor": "balanced_accuracy", "scheduler": "plateau", "jitter": 0.0,
 }
 # AMB LoRA (UNI, GigaPath, H-optimus-0): RandomResizedCrop(224), horizontal flip, rotation 15°,
 # ColorJitter(0.2, 0.2)

@@ -223,7 +223,9 @@ def build(method: TrainMethod, settings: Settings | None = None, *, weights_file
         input_size = method.input_size or 224
     else:
         net, init, input_size = build_encoder_net(method.encoder, settings)
-        input_size = method.input_size or input_size
+        if method.input_size not in (None, input_size):
+            raise SpecError(f"{method.encoder} takes {input_size} px patches, not {method.input_size}.",
+                            "Leave input_size out for LoRA and fine-tuning (use extent for the field of view).")
         if method.kind == "finetune":
             for p in net.parameters():
                 p.requires_grad_(True)
