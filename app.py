@@ -30,15 +30,19 @@ cfg = settings()
 
 @st.fragment(run_every=3)
 def jobs_badge() -> None:
-    """Running and queued jobs, refreshed every few seconds on every page."""
+    """Running and queued jobs, refreshed every few seconds on every page. Whatever is wrong with the job store
+    (damaged, unreadable, a full disk, records that are not JSON), the badge says so and the page still renders."""
     try:
         store = job_store(cfg)
-        counts = store.summary()
-        store.close()
-    except MitovizError:
-        st.caption("Job store unavailable")
+        try:
+            counts = store.summary()
+        finally:
+            store.close()
+    except Exception as exc:  # nothing the job store does may take a page down
+        what = exc.what if isinstance(exc, MitovizError) else f"{type(exc).__name__}: {exc}"
+        st.page_link(JOBS_PAGE, label="Job store needs attention", icon=":material/warning:", help=what)
         return
-    running, queued = counts.get("running", 0), counts.get("queued", 0)
+    running, queued = counts.get("running", 0), counts.get("queued", 0) + counts.get("interrupted", 0)
     if running or queued:
         st.page_link(JOBS_PAGE, label=f"{running} running · {queued} queued", icon=":material/progress_activity:")
     else:

@@ -21,8 +21,10 @@ def _jpeg(shade: int = 120) -> bytes:
 
 
 def _frames(part: str):
-    fits = pd.DataFrame({"fit_id": [f"{part}-1", f"{part}-2"], "method": part, "seed": [0, 1]})
-    metrics = pd.DataFrame({"fit_id": fits["fit_id"], "test_domain": "all", "auroc": [0.7, 0.8]})
+    fits = pd.DataFrame({"fit_id": [f"{part}-1", f"{part}-2"], "method": part, "kind": "probe", "classifier": "logreg",
+                         "protocol": "pooled", "train_domain": "all", "budget": "2/class", "budget_kind": "per_class",
+                         "budget_value": 2.0, "seed": [0, 1]})
+    metrics = pd.DataFrame({"fit_id": fits["fit_id"], "test_axis": "all", "test_domain": "all", "auroc": [0.7, 0.8]})
     preds = pd.DataFrame({"fit_id": [f"{part}-1"] * 3, "cell": np.arange(3, dtype=np.int32), "prob": np.float32(0.5)})
     return fits, metrics, preds
 

@@ -3,8 +3,10 @@ import time
 import streamlit as st
 
 from mitoviz.errors import MitovizError
-from mitoviz.jobs import ACTIVE, job_store
-from mitoviz.jobs.worker import ensure_workers
+from mitoviz.jobs import ACTIVE, job_store, move_store_aside
+from mitoviz.jobs.jsondisk import UnsafeRecord
+from mitoviz.jobs.worker import disk_is_full, ensure_workers
+from mitoviz.results.faults import Damaged, disk_full
 from mitoviz.ui.widgets import NEW_PAGE, empty_state, settings, show_error
 
 cfg = settings()
@@ -33,19 +35,20 @@ def _stage_line(name: str, st_: dict) -> str:
 
 
 def _act(action: str, job_id: str) -> None:
-    store = job_store(cfg)
     try:
-        if action == "cancel":
-            store.cancel(job_id)
-        elif action == "retry":
-            store.retry(job_id)
-            ensure_workers(cfg)
-        elif action == "delete":
-            store.delete(job_id)
+        store = job_store(cfg)
+        try:
+            if action == "cancel":
+                store.cancel(job_id)
+            elif action == "retry":
+                store.retry(job_id)
+                ensure_workers(cfg)
+            elif action == "delete":
+                store.delete(job_id)
+        finally:
+            store.close()
     except MitovizError as exc:
         st.session_state["job_error"] = exc
-    finally:
-        store.close()
 
 
 def job_card(job: dict, expanded: bool) -> None:
@@ -79,24 +82,51 @@ def job_card(job: dict, expanded: bool) -> None:
             st.code("\n".join(job["log"][-15:]), language=None)
 
 
+def _move_store_aside(reason: str) -> None:
+    try:
+        st.session_state["store_moved"] = str(move_store_aside(cfg.jobs_dir, reason))
+    except MitovizError as exc:
+        st.session_state["job_error"] = exc
+
+
+def store_problem(exc: MitovizError) -> None:
+    """What is wrong with the job store, and the one thing to do: move a damaged store aside (a full disk or a
+    refused permission is fixed outside mitoviz, as the message says)."""
+    show_error(exc)
+    if isinstance(exc, Damaged | UnsafeRecord):
+        st.button("Move the job store aside", icon=":material/move_item:", on_click=_move_store_aside,
+                  args=(exc.what,), help="Moves it into <home>/quarantine/<timestamp>/ and starts an empty one. "
+                  "Finished results are not in it: they stay on the Runs page.")
+
+
 @st.fragment(run_every=1.5)
 def job_list() -> None:
     if err := st.session_state.pop("job_error", None):
         show_error(err)
+    if moved := st.session_state.pop("store_moved", None):
+        st.success(f"The job store was moved to {moved}; an empty one is in use. Finished results stay on the Runs "
+                   "page.", icon=":material/move_item:")
+    full = disk_is_full(cfg)
+    if full:
+        st.warning(f"**{disk_full(cfg.home).what}** No job starts until there is space again.", icon=":material/storage:")
     try:
         store = job_store(cfg)
-        jobs = store.list()
-        workers = store.workers()
-        store.close()
+        try:
+            jobs, workers, quarantined = store.list(), store.workers(), store.quarantined
+        finally:
+            store.close()
+        if any(j["state"] in ("queued", "interrupted") for j in jobs) and not workers and not full:
+            st.info("Starting a worker…")
+            ensure_workers(cfg)
     except MitovizError as exc:
-        show_error(exc)
+        store_problem(exc)
         return
+    if quarantined:
+        st.warning(f"Job records that are not JSON were found and moved to {quarantined} (never read).",
+                   icon=":material/gpp_maybe:")
     if not jobs:
         empty_state("No jobs", "Start the demo on the home page or set up a benchmark.", NEW_PAGE, "New benchmark")
         return
-    if any(j["state"] == "queued" for j in jobs) and not workers:
-        st.info("Starting a worker…")
-        ensure_workers(cfg)
     focus = st.query_params.get("job")
     for job in jobs:
         job_card(job, expanded=job["id"] == focus or (focus is None and job["state"] in ACTIVE))

@@ -17,6 +17,23 @@ st.caption(
     "on a GPU server, then show the results on a laptop without the data set."
 )
 
+
+def _act(action: str, run_id: str, reason: str = "") -> None:
+    try:
+        if action == "aside":
+            st.session_state["runs_note"] = f"Run {run_id} was moved to {store.move_aside(run_id, reason=reason)}."
+        else:
+            store.delete(run_id)
+            st.session_state["runs_note"] = f"Run {run_id} was deleted."
+    except MitovizError as exc:
+        st.session_state["runs_error"] = exc
+
+
+if err := st.session_state.pop("runs_error", None):
+    show_error(err)
+if note := st.session_state.pop("runs_note", None):
+    st.success(note, icon=":material/check:")
+
 runs = store.listing()
 if runs:
     frame = pd.DataFrame(runs)
@@ -25,11 +42,23 @@ if runs:
 else:
     st.caption("No stored runs.")
 
+for row in runs:
+    if row["status"] == "damaged":
+        with st.container(border=True):
+            st.error(f"**{row['problem']}**", icon=":material/broken_image:")
+            st.button(f"Move {row['run_id']} aside", key=f"aside-{row['run_id']}", icon=":material/move_item:",
+                      on_click=_act, args=("aside", row["run_id"], row["problem"]),
+                      help="Moves the run folder into <home>/quarantine/<timestamp>/; nothing is deleted.")
+    elif row["status"] == "interrupted":
+        st.warning(f"Run **{row['name']}** ({row['run_id']}) was interrupted: {row['problem']}.",
+                   icon=":material/warning:")
+
+healthy = [r for r in runs if r["status"] != "damaged"]
 left, right = st.columns(2, gap="large")
 with left, st.container(border=True):
     st.markdown("#### Export")
-    if runs:
-        run_id = st.selectbox("Run", [r["run_id"] for r in runs], key="export_run")
+    if healthy:
+        run_id = st.selectbox("Run", [r["run_id"] for r in healthy], key="export_run")
         if st.button("Build bundle", icon=":material/archive:"):
             with st.spinner("Collecting results and cell images…"), user_errors():
                 target = Path(tempfile.mkdtemp(prefix="mitoviz-bundle-"))
@@ -39,16 +68,14 @@ with left, st.container(border=True):
             st.download_button(f"Download {built[1].name} ({built[1].stat().st_size / 1e6:.1f} MB)",
                                built[1].read_bytes(), built[1].name, "application/zip", icon=":material/download:",
                                on_click="ignore")
-        st.divider()
-        doomed = st.selectbox("Delete a run", [r["run_id"] for r in runs], index=None, placeholder="choose a run")
-        if doomed and st.button(f"Delete {doomed}", type="secondary", icon=":material/delete:"):
-            try:
-                store.delete(doomed)
-                st.rerun()
-            except MitovizError as exc:
-                show_error(exc)
     else:
         st.caption("Nothing to export yet.")
+    if runs:
+        st.divider()
+        doomed = st.selectbox("Delete a run", [r["run_id"] for r in runs], index=None, placeholder="choose a run")
+        if doomed:
+            st.button(f"Delete {doomed}", type="secondary", icon=":material/delete:", on_click=_act,
+                      args=("delete", doomed))
 
 with right, st.container(border=True):
     st.markdown("#### Import")

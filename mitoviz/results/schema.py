@@ -49,8 +49,9 @@ SPEC_FIELDS: dict[str, tuple[type, ...]] = {
 # table kind: {column: type class}; "int", "float", "str", "bool"
 TABLE_COLUMNS: dict[str, dict[str, str]] = {
     "cells": {"cell": "int", "cell_id": "str", "label": "str", "image": "str"},
-    "fits": {"fit_id": "str"},
-    "metrics": {"fit_id": "str"},
+    "fits": {"fit_id": "str", "method": "str", "kind": "str", "classifier": "str", "protocol": "str",
+             "train_domain": "str", "budget": "str", "budget_kind": "str", "budget_value": "float", "seed": "int"},
+    "metrics": {"fit_id": "str", "test_axis": "str", "test_domain": "str"},
     "predictions": {"fit_id": "str", "cell": "int", "prob": "float"},
     "projections": {"cell": "int", "u": "float", "v": "float"},
 }

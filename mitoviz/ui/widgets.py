@@ -55,10 +55,14 @@ def synthetic_banner() -> None:
     )
 
 
+PICKABLE = ("complete", "running", "interrupted", "damaged")
+
+
 def run_picker(cfg: Settings, key: str = "run") -> Run | None:
-    """Pick a stored run; the choice lives in the URL (``?run=``) so a reload keeps it."""
+    """Pick a stored run; the choice lives in the URL (``?run=``) so a reload keeps it. Interrupted and damaged
+    runs are listed (a damaged one opens on what is wrong with it) but never chosen by default."""
     store = ResultsStore(cfg.results_dir)
-    runs = [r for r in store.listing() if r["fits"] or r["status"] in ("complete", "running")]
+    runs = [r for r in store.listing() if r["fits"] or r["status"] in PICKABLE]
     if not runs:
         empty_state(
             "No results yet",
@@ -68,10 +72,11 @@ def run_picker(cfg: Settings, key: str = "run") -> Run | None:
         )
         return None
     ids = [r["run_id"] for r in runs]
-    names = {r["run_id"]: f"{r['name']} · {r['created']} · {r['status']}" + (" · synthetic" if r["synthetic"] else "")
-             for r in runs}
+    names = {r["run_id"]: " · ".join(x for x in (r["name"] or r["run_id"], r["created"], r["status"]) if x)
+             + (" · synthetic" if r["synthetic"] else "") for r in runs}
     wanted = st.query_params.get("run")
-    index = ids.index(wanted) if wanted in ids else 0
+    healthy = [i for i, r in enumerate(runs) if r["status"] != "damaged"]
+    index = ids.index(wanted) if wanted in ids else (healthy or [0])[0]
     choice = st.sidebar.selectbox("Run", ids, index=index, format_func=names.get, key=f"{key}_picker")
     if choice != wanted:
         st.query_params["run"] = choice
@@ -79,13 +84,22 @@ def run_picker(cfg: Settings, key: str = "run") -> Run | None:
 
 
 def open_results(title: str) -> tuple[Settings, Run, RunData]:
-    """The head of every results page: title, run picker (stops the page when there is no run), data, banner."""
+    """The head of every results page: title, run picker (stops the page when there is no run), data, banner.
+
+    A damaged run stops the page with what is wrong and a button that moves it aside; an interrupted one
+    shows its results so far under a warning."""
     cfg = settings()
     st.title(title)
+    if moved := st.session_state.pop("moved_aside", None):
+        st.success(f"Run {moved[0]} was moved to {moved[1]}.", icon=":material/move_item:")
     run = run_picker(cfg)
     if run is None:
         st.stop()
     data = run_data(cfg, run)
+    if run.state(data.manifest) == "interrupted":
+        st.warning("**This run was interrupted**: its process stopped before it finished, so what is shown is what "
+                   "it finished. Retry its job on the Jobs page, or `python -m mitoviz run SPEC --resume`, to "
+                   "complete it.", icon=":material/warning:")
     if data.synthetic:
         synthetic_banner()
     return cfg, run, data
