@@ -9,7 +9,7 @@ import torch
 from torchvision.transforms.v2 import functional as TF
 
 from mitoviz.config import Settings
-from mitoviz.encoders import create_encoder, encoder_key, get_spec
+from mitoviz.encoders import create_encoder, encoder_key, get_spec, list_encoders
 from mitoviz.encoders.handcrafted import HandcraftedFeatures
 from mitoviz.encoders.preprocess import Preprocess
 from mitoviz.errors import SpecError
@@ -93,7 +93,7 @@ def test_handcrafted_encoder_accepts_any_patch_size(settings: Settings) -> None:
     assert a[0, area] == pytest.approx(b[0, area].item(), rel=0.1)  # same cell at two resolutions
 
 
-@pytest.mark.parametrize("name", ["random-vits16", "random-resnet50"])
+@pytest.mark.parametrize("name", [s.name for s in list_encoders(family="random baseline")])
 def test_random_baselines_are_deterministic_and_labelled(name: str, settings: Settings) -> None:
     spec = get_spec(name)
     assert "random" in spec.title.lower() and "untrained" in spec.title.lower()
@@ -124,19 +124,26 @@ def test_preprocess_is_plain_normalisation_at_native_size() -> None:
     torch.testing.assert_close(out, expected)
 
 
-@pytest.mark.parametrize(
-    ("name", "size", "mode"),
-    [
-        ("prov-gigapath", 224, TF.InterpolationMode.BICUBIC),
-        ("uni", 128, TF.InterpolationMode.BILINEAR),
-        ("xcit-dino-bm", 224, TF.InterpolationMode.NEAREST),
-        ("hibou-b", 300, TF.InterpolationMode.BICUBIC),
-    ],
-)
-def test_preprocess_matches_torchvision_resize_and_centre_crop(
-    name: str, size: int, mode: TF.InterpolationMode
-) -> None:
+_MODES = {
+    "bicubic": TF.InterpolationMode.BICUBIC,
+    "bilinear": TF.InterpolationMode.BILINEAR,
+    "nearest": TF.InterpolationMode.NEAREST,
+}
+
+
+def _preprocessings() -> dict[str, str]:
+    """One encoder per distinct preprocessing in the registry (resize, crop, interpolation, statistics)."""
+    seen: dict[tuple, str] = {}
+    for spec in list_encoders():
+        seen.setdefault((spec.resize, spec.input_size, spec.interpolation, spec.mean, spec.std), spec.name)
+    return {name: name for name in seen.values()}
+
+
+@pytest.mark.parametrize("size", [128, 300])
+@pytest.mark.parametrize("name", list(_preprocessings()))
+def test_preprocess_matches_torchvision_resize_and_centre_crop(name: str, size: int) -> None:
     spec = get_spec(name)
+    mode = _MODES[spec.interpolation]
     patches = torch.randint(
         0, 256, (2, size, size, 3), dtype=torch.uint8, generator=torch.Generator().manual_seed(2)
     )

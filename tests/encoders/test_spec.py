@@ -57,10 +57,18 @@ EXPECTED = {
     "random-vits16",
     "random-resnet50",
     "handcrafted",
+    # shared/reference/encoders_new.md
+    "midnight-12k",
+    "h0-mini",
+    "gpfm",
+    "openmidnight",
+    "openmidnight-1.1",
+    "conch-v1.5",
 }
 
 
 def test_registry_holds_every_model_of_the_reference() -> None:
+    """The reference's models, by name: a fact list, not a parameter list (tests parametrise over the registry)."""
     names = [s.name for s in list_encoders()]
     assert set(names) == EXPECTED and len(names) == len(set(names))
     assert {s.family for s in list_encoders(family="random baseline")} == {"random baseline"}

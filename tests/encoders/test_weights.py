@@ -266,11 +266,14 @@ def test_no_download_unless_allowed(settings: Settings, monkeypatch: pytest.Monk
         raise AssertionError("network used")
 
     monkeypatch.setattr(locate, "download_file", no_network)
-    with pytest.raises(MissingWeights, match="MITOVIZ_ALLOW_DOWNLOAD"):
-        fetch_weights(get_spec("kaiko-vits16"), settings)
+    downloadable = [s for s in list_encoders() if s.download_url or s.hf_repo]
+    for spec in downloadable:
+        with pytest.raises(MissingWeights, match="MITOVIZ_ALLOW_DOWNLOAD"):
+            fetch_weights(spec, settings)
     allowed = dataclasses.replace(settings, allow_download=True)
-    with pytest.raises(MissingWeights, match="HF_HUB_OFFLINE"):
-        fetch_weights(get_spec("uni"), allowed)  # the conftest sets HF_HUB_OFFLINE=1
+    for spec in (s for s in downloadable if s.hf_repo):
+        with pytest.raises(MissingWeights, match="HF_HUB_OFFLINE"):
+            fetch_weights(spec, allowed)  # the conftest sets HF_HUB_OFFLINE=1
 
 
 def test_allowed_download_lands_in_the_weights_folder_and_loads(
@@ -386,10 +389,12 @@ def test_status_sees_the_hf_cache(settings: Settings, isolated_hf: Path) -> None
 
 
 def test_status_is_cheap(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("uni", "virchow2", "kaiko-vitl14"):
+    names = [s.name for s in list_encoders() if s.needs_weights]
+    for name in names:
         file = settings.weights_root / name / get_spec(name).weight_files[0]
         file.parent.mkdir(parents=True)
         file.write_bytes(b"\x00" * 1024)
+        (file.parent / "config.json").write_text("{}")  # transformers and hub-config encoders need one
 
     def forbidden(*args: object, **kwargs: object) -> None:
         raise AssertionError("status must not load or hash")
@@ -401,4 +406,4 @@ def test_status_is_cheap(settings: Settings, monkeypatch: pytest.MonkeyPatch) ->
     start = time.perf_counter()
     status = _by_name(settings)
     assert time.perf_counter() - start < 2.0
-    assert all(status[n].available for n in ("uni", "virchow2", "kaiko-vitl14"))
+    assert all(status[n].available for n in names)

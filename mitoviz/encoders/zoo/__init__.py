@@ -16,6 +16,8 @@ from mitoviz.encoders.zoo import (  # noqa: F401  (imported to register their sp
     owkin,
     histai,
     kaiko,
+    hkust,
+    sophont,
     lunit,
     pathology_ssl,
     general,

@@ -14,45 +14,31 @@ from mitoviz.encoders.spec import EncoderSpec
 RANDOM_SEED = 0
 BASELINE_INPUT = 112
 
-register(
-    EncoderSpec(
-        name="random-vits16",
-        title="Random ViT-S/16 (untrained, random features)",
-        family="random baseline",
-        library="timm",
-        arch="vit_small_patch16_224",
-        kwargs={"num_classes": 0, "img_size": BASELINE_INPUT},
-        input_size=BASELINE_INPUT,
-        dim=384,
-        params_m=21.61,  # 21.67 at 224 px; the position embedding is smaller at 112 px
-        pooling="cls",
-        prefix_tokens=1,
-        needs_weights=False,
-        seed=RANDOM_SEED,
-        licence="none (no weights)",
-        notes=f"timm's initialisation with torch seed {RANDOM_SEED}; no training. A floor, not a model.",
+
+
+def _random(name: str, title: str, arch: str, kwargs: dict, dim: int, params_m: float, **fields: object) -> None:
+    """An untrained timm network with a fixed seed, seeing patches at ``BASELINE_INPUT`` px."""
+    register(
+        EncoderSpec(
+            name=name, title=f"{title} (untrained, random features)", family="random baseline", library="timm",
+            arch=arch, kwargs=kwargs, input_size=BASELINE_INPUT, dim=dim, params_m=params_m, needs_weights=False,
+            seed=RANDOM_SEED, licence="none (no weights)",
+            notes=f"timm's initialisation with torch seed {RANDOM_SEED}; no training. A floor, not a model.",
+            **fields,
+        )
     )
+
+
+# 21.61 M parameters: 21.67 at 224 px; the position embedding is smaller at 112 px.
+_random(
+    "random-vits16", "Random ViT-S/16", "vit_small_patch16_224", {"num_classes": 0, "img_size": BASELINE_INPUT},
+    384, 21.61, pooling="cls", prefix_tokens=1,
 )
-register(
-    EncoderSpec(
-        name="random-resnet50",
-        title="Random ResNet-50 (untrained, random features)",
-        family="random baseline",
-        library="timm",
-        arch="resnet50",
-        # timm zero-initialises each block's last BatchNorm, a training aid that leaves an untrained
-        # network with almost no signal (balanced accuracy ~0.55 on the demo); plain He init gives ~0.67.
-        kwargs={"num_classes": 0, "zero_init_last": False},
-        input_size=BASELINE_INPUT,
-        dim=2048,
-        params_m=23.51,
-        pooling="gap",
-        needs_weights=False,
-        seed=RANDOM_SEED,
-        channels_last=True,
-        licence="none (no weights)",
-        notes=f"timm's initialisation with torch seed {RANDOM_SEED}; no training. A floor, not a model.",
-    )
+# timm zero-initialises each block's last BatchNorm, a training aid that leaves an untrained network
+# with almost no signal (balanced accuracy ~0.55 on the demo); plain He init gives ~0.67.
+_random(
+    "random-resnet50", "Random ResNet-50", "resnet50", {"num_classes": 0, "zero_init_last": False},
+    2048, 23.51, pooling="gap", channels_last=True,
 )
 register(
     EncoderSpec(

@@ -2,38 +2,16 @@
 
 from __future__ import annotations
 
-from mitoviz.encoders.registry import register
-from mitoviz.encoders.spec import EncoderSpec
-from mitoviz.encoders.zoo.common import FM
+from mitoviz.encoders.zoo.common import timm_spec
 
-register(
-    EncoderSpec(
-        name="prov-gigapath",
-        title="Prov-GigaPath tile encoder (ViT-g/16)",
-        family=FM,
-        library="timm",
-        arch="vit_giant_patch14_dinov2",
-        kwargs={
-            "img_size": 224,
-            "in_chans": 3,
-            "patch_size": 16,
-            "embed_dim": 1536,
-            "depth": 40,
-            "num_heads": 24,
-            "init_values": 1e-5,
-            "mlp_ratio": 5.33334,
-            "num_classes": 0,
-        },
-        dim=1536,
-        params_m=1134.95,
-        resize=256,
-        interpolation="bicubic",
-        pooling="cls",
-        prefix_tokens=1,
-        hf_repo="prov-gigapath/prov-gigapath",
-        weight_files=("pytorch_model.bin",),
-        licence="conflicting: GitHub README Apache-2.0, HF page 'prov-gigapath-license (other)'",
-        gated=True,
-        notes="Resize 256 bicubic, centre crop 224 (README); FMC resizes 224 without a crop.",
-    )
+timm_spec(
+    "prov-gigapath", "Prov-GigaPath tile encoder (ViT-g/16)", "vit_giant_patch14_dinov2",
+    {
+        "img_size": 224, "in_chans": 3, "patch_size": 16, "embed_dim": 1536, "depth": 40, "num_heads": 24,
+        "init_values": 1e-5, "mlp_ratio": 5.33334, "num_classes": 0,
+    },
+    1536, 1134.95, 1, resize=256, interpolation="bicubic",
+    hf_repo="prov-gigapath/prov-gigapath", weight_files=("pytorch_model.bin",), gated=True,
+    licence="conflicting: GitHub README Apache-2.0, HF page 'prov-gigapath-license (other)'",
+    notes="Resize 256 bicubic, centre crop 224 (README); FMC resizes 224 without a crop.",
 )
