@@ -23,26 +23,27 @@ CANCEL_GRACE = 60.0  # seconds a cancelled task gets to save its checkpoint and 
 
 
 class _RemoteReporter(Reporter):
-    """Runs inside the task: progress into a Variable (throttled), cancellation read from an Event."""
+    """Runs inside the task: progress into a Queue (a few a second, and every stage's last step),
+    cancellation read from an Event."""
 
     def __init__(self, progress: str, cancel: str) -> None:
         self.progress_name, self.cancel_name = progress, cancel
-        self._variable: Any = None
+        self._queue: Any = None
         self._event: Any = None
         self._last = 0.0
 
     def _handles(self) -> tuple[Any, Any]:
-        if self._variable is None:
-            from distributed import Event, Variable
+        if self._queue is None:
+            from distributed import Event, Queue
 
-            self._variable, self._event = Variable(self.progress_name), Event(self.cancel_name)
-        return self._variable, self._event
+            self._queue, self._event = Queue(self.progress_name), Event(self.cancel_name)
+        return self._queue, self._event
 
     def update(self, stage: str, done: int, total: int, unit: str = "") -> None:
         now = time.monotonic()
         if done >= total or now - self._last >= PROGRESS_EVERY:
             self._last = now
-            self._handles()[0].set([stage, int(done), int(total), unit])
+            self._handles()[0].put([stage, int(done), int(total), unit])
 
     def cancelled(self) -> bool:
         return bool(self._handles()[1].is_set())
@@ -50,6 +51,14 @@ class _RemoteReporter(Reporter):
 
 def _fit_task(job: FitJob, device: str, settings: Settings | None, progress: str, cancel: str) -> FitOutcome:
     return run_fit(job, _RemoteReporter(progress, cancel), device, settings)
+
+
+def task_resources(client: Any, device: str) -> dict[str, int] | None:
+    """``{"GPU": 1}`` for a CUDA fit when some worker declares a GPU resource, else no restriction."""
+    workers = client.scheduler_info(n_workers=-1).get("workers", {}).values()
+    if device.startswith("cuda") and any("GPU" in w.get("resources", {}) for w in workers):
+        return {"GPU": 1}
+    return None
 
 
 def _client(address: Any) -> tuple[Any, bool]:
@@ -72,23 +81,21 @@ def run_fit_on_dask(address: Any, job: FitJob, reporter: Reporter | None = None,
     ``Cancelled`` the task is told, stops within one batch after saving its checkpoint, and
     ``Cancelled`` is raised here.
     """
-    from distributed import Event, Variable
+    from distributed import Event, Queue
 
     reporter = reporter or Reporter()
     client, owned = _client(address)
     token = uuid.uuid4().hex[:12]
     progress, cancel = f"mitoviz-train-progress-{token}", f"mitoviz-train-cancel-{token}"
     try:
-        workers = client.scheduler_info(n_workers=-1).get("workers", {}).values()
-        wants_gpu = device.startswith("cuda") and any("GPU" in w.get("resources", {}) for w in workers)
         future = client.submit(_fit_task, job.subset(), device, settings, progress, cancel, pure=False, retries=1,
-                               resources={"GPU": 1} if wants_gpu else None,
+                               resources=task_resources(client, device),
                                key=f"train-{job.method.method_id}-seed{job.seed}-{token}")
-        variable, event = Variable(progress, client=client), Event(cancel, client=client)
+        queue, event = Queue(progress, client=client), Event(cancel, client=client)
         try:
             while not future.done():
                 time.sleep(POLL_SECONDS)
-                _forward_progress(variable, reporter)
+                _forward_progress(queue, reporter)
                 try:
                     reporter.check()
                 except Cancelled:
@@ -97,20 +104,17 @@ def run_fit_on_dask(address: Any, job: FitJob, reporter: Reporter | None = None,
                     while not future.done() and time.monotonic() < deadline:
                         time.sleep(POLL_SECONDS)
                     raise
-            _forward_progress(variable, reporter)
+            _forward_progress(queue, reporter)
             return future.result()
         finally:
             future.cancel()
-            variable.delete()
+            queue.close()
             event.clear()
     finally:
         if owned:
             client.close()
 
 
-def _forward_progress(variable: Any, reporter: Reporter) -> None:
-    try:
-        stage, done, total, unit = variable.get(timeout=0)
-    except (TimeoutError, OSError):
-        return
-    reporter.update(stage, done, total, unit)
+def _forward_progress(queue: Any, reporter: Reporter) -> None:
+    for stage, done, total, unit in queue.get(batch=True):  # all messages waiting, without blocking
+        reporter.update(stage, done, total, unit)

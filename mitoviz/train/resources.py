@@ -5,7 +5,9 @@ tokens (the same rule with patch 16 puts torchvision ResNets within 30 % of thei
 FLOPs). Training a sample costs 3F with every weight trainable (forward, gradients for
 activations and for weights), 2F with LoRA (the frozen weights need no gradient), plus F more when
 gradient checkpointing recomputes the forward (GPU). Validation and BatchNorm passes cost F each.
-Time = FLOPs / rate. Rates, sustained: CPU 27 GFLOP/s per core for transformers and 14 for CNNs
+Time = FLOPs / rate, plus reading and augmenting each patch (≈ 3 ms on one core: the CPU demo CNN
+measures ≈ 1 s for ≈ 350 patches, nearly all of it this), which DataLoader workers overlap with the
+GPU (there the larger of the two counts, with 8 readers). Rates, sustained: CPU 27 GFLOP/s per core for transformers and 14 for CNNs
 (measured for ViT-S/16 and ResNet-50 fwd+bwd at 224 px, batch 16, on 2 cores; bench/bench_lora.py);
 GPU 100 TFLOP/s for transformers and 50 for CNNs in bf16, about a third of an A100/H100's peak (an
 assumption: not measured here).
@@ -31,6 +33,8 @@ GPU_GFLOPS = {"vit": 100_000.0, "cnn": 50_000.0}
 VIT_BLOCK_BYTES_PER_DIM = 80.0  # bf16 activations kept per token per block, per unit of width
 CNN_BYTES_PER_GFLOP = 8e6
 CUDA_OVERHEAD = 1.0 * GIB
+SECONDS_PER_PATCH = 0.003  # read + augment one patch on one core
+GPU_READERS = 8
 LARGE_VIT = 100e6  # parameters: LoRA or fine-tuning of anything larger on a CPU gets a warning
 CNN_PARAMS = {"resnet18": 11.69e6, "resnet34": 21.80e6, "resnet50": 25.56e6, "small-cnn": 0.098e6}
 CNN_WIDTH = {"resnet18": 512, "resnet34": 512, "resnet50": 2048, "small-cnn": 128}
@@ -66,7 +70,8 @@ def estimate_fit(
     per_sample = (2.0 if kind == "lora" else 3.0) * forward + (forward if checkpointing else 0.0)
     flops = samples * per_sample + eval_samples * forward
     rate = (GPU_GFLOPS[architecture] if gpu else CPU_GFLOPS_PER_CORE[architecture] * max(1, cpu_cores)) * 1e9
-    seconds = flops / rate
+    reading = (samples + eval_samples) * SECONDS_PER_PATCH
+    seconds = max(flops / rate, reading / GPU_READERS) if gpu else flops / rate + reading
     act_scale = 1.0 if gpu else 2.0  # bf16 on GPU, fp32 on CPU
     if architecture == "vit":
         d = float(width or 768)
