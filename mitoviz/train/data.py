@@ -9,13 +9,13 @@ so a fit resumed at any batch sees exactly the samples an uninterrupted fit woul
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from mitoviz.data.patches import PatchReader, PatchSettings
 from mitoviz.errors import PatchError
@@ -107,11 +107,28 @@ class PatchSet(Dataset):
         return sample, float(self.labels[row]), outcome, ok
 
 
-def loader(dataset: PatchSet, items: Sequence, batch_size: int, workers: int) -> DataLoader:
+class Items(Sampler):
+    """The items a loader yields, in order; replace ``items`` before each ``iter`` (a new epoch)
+    so persistent workers, and the slides their readers hold open, serve every epoch."""
+
+    def __init__(self, items: Sequence = ()) -> None:
+        self.items = list(items)
+
+    def __iter__(self) -> Iterator:
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+def loader(dataset: PatchSet, items: Sequence | Items, batch_size: int, workers: int, *, persistent: bool = False,
+           pin_memory: bool = False) -> DataLoader:
     """Batches of ``items`` in order. Its own generator keeps the global torch RNG untouched (a
     DataLoader otherwise draws a base seed from it on every ``iter``, which would break resuming)."""
-    return DataLoader(dataset, batch_size=batch_size, sampler=list(items), num_workers=workers,
-                      generator=torch.Generator().manual_seed(0), persistent_workers=False)
+    sampler = items if isinstance(items, Items) else Items(items)
+    return DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=workers,
+                      generator=torch.Generator().manual_seed(0), persistent_workers=persistent and workers > 0,
+                      pin_memory=pin_memory)
 
 
 def readable(cells: pd.DataFrame) -> tuple[np.ndarray, list[str]]:

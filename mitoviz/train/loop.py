@@ -33,6 +33,7 @@ from mitoviz.train import checkpoint as ckpt
 from mitoviz.train.augment import STAIN_AUGMENTED, STAIN_PASSED
 from mitoviz.train.data import (
     Geometry,
+    Items,
     PatchSet,
     epoch_draws,
     geometry_for,
@@ -73,6 +74,11 @@ class _Fit:
         self.on_cuda = device.startswith("cuda")
         if self.on_cuda:
             enable_gradient_checkpointing(self.net)
+            if built.core.channels_last:
+                self.net.to(memory_format=torch.channels_last)
+        self.items = Items()  # this epoch's draws; one persistent loader serves every epoch
+        self.train_loader = loader(dataset, self.items, method.batch_size, workers, persistent=True,
+                                   pin_memory=self.on_cuda)
         self.draws, self.batches = steps_per_epoch(method.samples_per_epoch or len(train), method.batch_size)
         params = [p for p in self.net.parameters() if p.requires_grad]
         self.optimiser = torch.optim.AdamW(params, lr=method.lr, weight_decay=method.weight_decay)
@@ -149,7 +155,8 @@ class _Fit:
         self.net.eval()
         logits = []
         with torch.inference_mode(), torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.on_cuda):
-            for pixels, *_ in loader(self.dataset, self.val.tolist(), max(64, self.method.batch_size), self.workers):
+            for pixels, *_ in loader(self.dataset, self.val.tolist(), max(64, self.method.batch_size), self.workers,
+                                     pin_memory=self.on_cuda):
                 logits.append(self.net(pixels).float().cpu())
         z = torch.cat(logits)
         y = torch.as_tensor(self.y[self.val], dtype=torch.float32)
@@ -192,8 +199,8 @@ class _Fit:
         try:
             while not self.finished:
                 self.net.train()
-                for pixels, labels, outcome, _ in loader(self.dataset, self.epoch_items(), self.method.batch_size,
-                                                         self.workers):
+                self.items.items = self.epoch_items()
+                for pixels, labels, outcome, _ in self.train_loader:
                     reporter.check()  # cancel within one batch
                     loss = self.train_batch(pixels, labels)
                     self.loss_sum, self.loss_batches, self.step = self.loss_sum + loss, self.loss_batches + 1, self.step + 1
@@ -281,6 +288,7 @@ def train_fit(
         try:
             fit.run(checkpoint_dir, reporter, checkpoint_seconds)
         finally:
+            fit.train_loader = None  # stops its persistent workers
             dataset.close()
     record = FitRecord(
         method=method.method_id, kind=method.kind, encoder=method.encoder, seed=seed, init=built.init,
