@@ -3,7 +3,8 @@ CUDA, with progress flowing back through a distributed Variable and cancellation
 
 The task is :func:`mitoviz.train.task.run_fit` itself, sent only the cells it touches; its
 checkpoint and saved model go to ``job.folder``, which must be shared storage on a real cluster.
-A worker lost mid-fit gets the task retried once, and the retry resumes from the checkpoint.
+When a worker dies mid-fit the scheduler reruns the task elsewhere (up to
+``distributed.scheduler.allowed-failures`` times) and the rerun resumes from the checkpoint.
 """
 
 from __future__ import annotations
@@ -88,7 +89,7 @@ def run_fit_on_dask(address: Any, job: FitJob, reporter: Reporter | None = None,
     token = uuid.uuid4().hex[:12]
     progress, cancel = f"mitoviz-train-progress-{token}", f"mitoviz-train-cancel-{token}"
     try:
-        future = client.submit(_fit_task, job.subset(), device, settings, progress, cancel, pure=False, retries=1,
+        future = client.submit(_fit_task, job.subset(), device, settings, progress, cancel, pure=False,
                                resources=task_resources(client, device),
                                key=f"train-{job.method.method_id}-seed{job.seed}-{token}")
         queue, event = Queue(progress, client=client), Event(cancel, client=client)

@@ -17,6 +17,7 @@ import json
 import math
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -102,6 +103,7 @@ class _Fit:
         self.history: list[dict[str, float]] = []
         self.stain = [0, 0]  # augmented, passed through
         self.seconds, self.resumed, self.finished, self.stopped_early = 0.0, 0, False, False
+        self.reporter = Reporter()
 
     # ---- checkpoints ----------------------------------------------------------------------------
 
@@ -148,6 +150,12 @@ class _Fit:
         start = self.step * self.method.batch_size
         return [(int(r), self.epoch, p) for p, r in enumerate(picks)][start:]
 
+    def checked(self, rows: np.ndarray, batch_size: int) -> Iterator[list[torch.Tensor]]:
+        """Evaluation batches of ``rows``, with a cancel check before each."""
+        for batch in loader(self.dataset, rows.tolist(), batch_size, self.workers, pin_memory=self.on_cuda):
+            self.reporter.check()
+            yield batch
+
     def evaluate(self) -> tuple[float, float]:
         """Validation loss and balanced accuracy (training loss and NaN without a validation set)."""
         if not len(self.val):
@@ -155,8 +163,7 @@ class _Fit:
         self.net.eval()
         logits = []
         with torch.inference_mode(), torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.on_cuda):
-            for pixels, *_ in loader(self.dataset, self.val.tolist(), max(64, self.method.batch_size), self.workers,
-                                     pin_memory=self.on_cuda):
+            for pixels, *_ in self.checked(self.val, max(64, self.method.batch_size)):
                 logits.append(self.net(pixels).float().cpu())
         z = torch.cat(logits)
         y = torch.as_tensor(self.y[self.val], dtype=torch.float32)
@@ -164,7 +171,7 @@ class _Fit:
 
     def end_epoch(self) -> None:
         if self.has_bn:
-            torch.optim.swa_utils.update_bn(loader(self.dataset, self.bn_rows.tolist(), 64, self.workers), self.net)
+            torch.optim.swa_utils.update_bn(self.checked(self.bn_rows, 64), self.net)
         loss, score = self.evaluate()
         metric = loss if self.monitor == "loss" else score
         if self.monitor == "loss":
@@ -184,6 +191,7 @@ class _Fit:
         self.finished = self.stopped_early or self.epoch >= self.method.epochs
 
     def run(self, folder: Path | None, reporter: Reporter, every: float) -> None:
+        self.reporter = reporter
         stage = f"train {self.method.method_id}"
         total = self.method.epochs * self.batches
         started = last_save = time.monotonic()

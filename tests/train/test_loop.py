@@ -107,15 +107,20 @@ def test_resume_after_cancel_gives_the_uninterrupted_weights_with_any_worker_cou
                                  blur_p=0.2, crop_scale=0.6)
     args = (method, slide_cells, _rows(slide_cells), positives(slide_cells))
     whole = train_fit(*args, seed=5)
-    with pytest.raises(Cancelled):
-        train_fit(*args, seed=5, checkpoint_dir=tmp_path, reporter=RecordingReporter(cancel_after=5),
-                  checkpoint_seconds=0)
+    # two batches an epoch: cancelled first at the end of epoch 1 (inside the BatchNorm update), then
+    # in the middle of epoch 3, then resumed to the end with DataLoader workers
+    for cancel_after, where in ((2, (0, 2)), (3, (2, 1))):
+        with pytest.raises(Cancelled):
+            train_fit(*args, seed=5, checkpoint_dir=tmp_path, reporter=RecordingReporter(cancel_after=cancel_after),
+                      checkpoint_seconds=3600)
+        state, _ = load_state(tmp_path)
+        assert (state["epoch"], state["step"]) == where
     resumed = train_fit(*args, seed=5, checkpoint_dir=tmp_path, workers=2)
-    assert resumed.record.resumed == 1 and resumed.record.stain_augmented == whole.record.stain_augmented > 0
+    assert resumed.record.resumed == 2 and resumed.record.stain_augmented == whole.record.stain_augmented > 0
     for (name, a), b in zip(whole.net.state_dict().items(), resumed.net.state_dict().values(), strict=True):
         assert torch.equal(a, b), name
     finished = train_fit(*args, seed=5, checkpoint_dir=tmp_path)  # a finished checkpoint: nothing to train
-    assert finished.record.resumed == 2 and finished.record.history == resumed.record.history
+    assert finished.record.resumed == 3 and finished.record.history == resumed.record.history
     assert np.array_equal(finished.predict(slide_cells), whole.predict(slide_cells))
 
 
