@@ -147,15 +147,19 @@ def positive_label(labels: pd.Series | list[str]) -> str:
 
 
 def domain_axes(cells: pd.DataFrame) -> list[str]:
-    """Columns that can serve as a domain axis: the known domain columns and any other text column
-    with 2 to 50 known values (a user's ``lab``, the ``dataset`` of a combined table, …)."""
-    axes = []
-    for column in cells.columns:
+    """Columns that can serve as a domain axis: the known domain columns and any other text column with 2 to
+    50 known values (a user's ``lab``, the ``dataset`` of a combined table, …). A column that only renames
+    an earlier one (the demo's species, one per tumour type) adds nothing and is left out."""
+    axes: list[str] = []
+    ordered = [*(c for c in DOMAIN_COLUMNS if c in cells), *(c for c in cells.columns if c not in DOMAIN_COLUMNS)]
+    for column in ordered:
         values = cells[column]
         if column in NOT_DOMAINS or pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
             continue
         known = values.astype(str)
-        if 2 <= known[(known != UNKNOWN) & (known != "")].nunique() <= MAX_DOMAIN_VALUES:
+        n = known[(known != UNKNOWN) & (known != "")].nunique()
+        renames = any(len(cells[[a, column]].drop_duplicates()) == n == cells[a].nunique() for a in axes)
+        if 2 <= n <= MAX_DOMAIN_VALUES and not renames:
             axes.append(column)
     return axes
 
