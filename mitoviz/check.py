@@ -24,7 +24,7 @@ from mitoviz.config import Settings
 from mitoviz.embed.store import EmbeddingStore
 from mitoviz.errors import MitovizError, StorageError
 from mitoviz.jobs.jsondisk import BadRow, scan, scan_values
-from mitoviz.jobs.store import move_store_aside, quarantine_rows
+from mitoviz.jobs.store import job_problem, move_store_aside, quarantine_rows
 from mitoviz.results import ResultsStore
 from mitoviz.results.faults import Quarantine
 from mitoviz.results.schema import table_problems
@@ -67,6 +67,10 @@ def _move_store(root: Path, reason: str) -> Callable[[Quarantine], None]:
 
 
 # --- job store -------------------------------------------------------------------------------------------------
+def _record_shape(key: object, value: object) -> str | None:
+    return job_problem(value) if isinstance(key, str) and key.startswith("job:") else None
+
+
 def check_jobs(settings: Settings, report: Report) -> None:
     root, area = settings.jobs_dir, "job store"
     db = root / "cache.db"
@@ -81,7 +85,7 @@ def check_jobs(settings: Settings, report: Report) -> None:
                 report.findings.append(Finding(area, f"{db}: {why}", _move_store(root, why)))
                 return
             bad, unknown = scan(con, root)
-            more, n_values = scan_values(con, root, {b.rowid for b in bad})
+            more, n_values = scan_values(con, root, {b.rowid for b in bad}, _record_shape)
     except sqlite3.OperationalError as exc:  # locked, unreadable, permissions: moving it would not help
         report.findings.append(Finding(area, f"{db} cannot be read ({exc}); check its permissions"))
         return
@@ -92,14 +96,14 @@ def check_jobs(settings: Settings, report: Report) -> None:
     rows = bad + more
     if rows or unknown:
         reasons = "; ".join(sorted({r.why for r in rows})) or "none"
-        what = (f"{len(rows)} record(s) that are not JSON ({reasons})" if rows else "") + (
+        what = (f"{len(rows)} record(s) refused ({reasons})" if rows else "") + (
             f"{'; ' if rows else ''}unknown settings {unknown}" if unknown else "")
 
         def fix(q: Quarantine, rows: list[BadRow] = rows, unknown: list[str] = unknown) -> None:
             quarantine_rows(db, rows, unknown, q)
 
         report.findings.append(Finding(area, what, fix))
-    report.summary[area] = f"{n_values} record(s), all JSON" if not rows else f"{n_values} record(s)"
+    report.summary[area] = f"{n_values} record(s) read, all JSON" if not rows else f"{n_values} record(s) read"
 
 
 # --- embeddings ------------------------------------------------------------------------------------------------

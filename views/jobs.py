@@ -112,7 +112,7 @@ def job_list() -> None:
     try:
         store = job_store(cfg)
         try:
-            jobs, workers, quarantined = store.list(), store.workers(), store.quarantined
+            jobs, workers, quarantined, malformed = store.list(), store.workers(), store.quarantined, store.malformed
         finally:
             store.close()
         if any(j["state"] in ("queued", "interrupted") for j in jobs) and not workers and not full:
@@ -124,6 +124,9 @@ def job_list() -> None:
     if quarantined:
         st.warning(f"Job records that are not JSON were found and moved to {quarantined} (never read).",
                    icon=":material/gpp_maybe:")
+    if malformed:
+        st.warning(f"{malformed} job record(s) have the wrong shape and are not shown. "
+                   "`python -m mitoviz check --repair` moves them aside.", icon=":material/gpp_maybe:")
     if not jobs:
         empty_state("No jobs", "Start the demo on the home page or set up a benchmark.", NEW_PAGE, "New benchmark")
         return

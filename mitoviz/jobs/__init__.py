@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mitoviz.config import Settings
-from mitoviz.experiment.spec import ExperimentSpec
 from mitoviz.jobs.store import ACTIVE, FINISHED, STATES, DamagedStore, JobStore, move_store_aside
 from mitoviz.jobs.worker import ensure_workers
+
+if TYPE_CHECKING:  # the spec module loads torch; `mitoviz jobs` and the app's badge need none of it
+    from mitoviz.experiment.spec import ExperimentSpec
 
 __all__ = ["ACTIVE", "FINISHED", "STATES", "DamagedStore", "JobStore", "job_store", "move_store_aside", "submit"]
 

@@ -15,6 +15,7 @@ import json
 import os
 import sqlite3
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -177,12 +178,15 @@ def scan(con: sqlite3.Connection, directory: Path) -> tuple[list[BadRow], list[s
     return bad, settings
 
 
-def scan_values(con: sqlite3.Connection, directory: Path, skip: set[int]) -> tuple[list[BadRow], int]:
-    """Decode every value ``scan`` let through (as JSON, never anything else); returns refusals and count."""
+def scan_values(
+    con: sqlite3.Connection, directory: Path, skip: set[int], shape: Callable[[Any, Any], str | None] | None = None,
+) -> tuple[list[BadRow], int]:
+    """Decode every value ``scan`` let through (as JSON, never anything else) and, with ``shape``, ask it what is
+    wrong with each (key, value); returns the refused rows and how many values were read."""
     bad, n = [], 0
-    rows = con.execute("SELECT rowid, mode, filename, value FROM Cache WHERE raw = 1 AND mode IN (?, ?)",
+    rows = con.execute("SELECT rowid, key, mode, filename, value FROM Cache WHERE raw = 1 AND mode IN (?, ?)",
                        (MODE_RAW, MODE_BINARY)).fetchall()
-    for rowid, mode, filename, value in rows:
+    for rowid, key, mode, filename, value in rows:
         if rowid in skip:
             continue
         n += 1
@@ -190,9 +194,11 @@ def scan_values(con: sqlite3.Connection, directory: Path, skip: set[int]) -> tup
             if mode == MODE_BINARY:
                 path = inside(directory, filename)
                 value = path.read_bytes() if path is not None else None
-            decode(value, "value")
+            problem = shape(decode(key, "key"), decode(value, "value")) if shape else None
         except UnsafeRecord as exc:
-            bad.append(BadRow(int(rowid), exc.reason, filename))
+            problem = exc.reason
         except OSError as exc:
-            bad.append(BadRow(int(rowid), f"unreadable value file ({exc.strerror or exc})", filename))
+            problem = f"unreadable value file ({exc.strerror or exc})"
+        if problem:
+            bad.append(BadRow(int(rowid), problem, filename))
     return bad, n

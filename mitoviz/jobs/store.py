@@ -43,6 +43,26 @@ class DamagedStore(Damaged):
     """The job database cannot be opened or read."""
 
 
+JOB_FIELDS: dict[str, tuple[type, ...]] = {
+    "id": (str,), "seq": (int,), "state": (str,), "name": (str,), "spec": (dict,), "spec_hash": (str,),
+    "stages": (dict,), "log": (list,), "attempts": (int,), "cancel_requested": (bool,), "error": (dict, type(None)),
+}
+
+
+def job_problem(job: Any) -> str | None:
+    """Why a decoded record cannot be shown as a job (valid JSON of the wrong shape), or None."""
+    if not isinstance(job, dict):
+        return f"a job record that is a JSON {type(job).__name__}"
+    for name, types in JOB_FIELDS.items():
+        if not isinstance(job.get(name), types) or (isinstance(job.get(name), bool) and bool not in types):
+            return f"a job record whose {name!r} is {type(job.get(name)).__name__}"
+    if job["state"] not in STATES:
+        return f"a job record in state {job['state']!r}"
+    if not all(isinstance(v, dict) for v in job["stages"].values()) or not all(isinstance(x, str) for x in job["log"]):
+        return "a job record with malformed stages or log"
+    return None
+
+
 def identity(root: Path) -> tuple[tuple[int, int], ...]:
     """(device, inode) of the home folder, the jobs folder and the database: changes when any is replaced."""
     root = Path(root)
@@ -103,6 +123,7 @@ class JobStore:
         self.root = Path(root)
         self.db = self.root / "cache.db"
         self.quarantined: Path | None = None
+        self.malformed = 0  # job records of the wrong shape seen by the last read
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             self._sweep()
@@ -189,7 +210,10 @@ class JobStore:
                            "Someone is writing to it: check who can write the home folder.")
 
     def _jobs(self) -> list[dict[str, Any]]:
-        jobs = [j for j in (self._read(k) for k in self._keys("job:")) if isinstance(j, dict) and "seq" in j]
+        """Every job record that has the shape of one (others are skipped and counted; `check` reports them)."""
+        records = [r for r in (self._read(k) for k in self._keys("job:")) if r is not None]
+        jobs = [r for r in records if job_problem(r) is None]
+        self.malformed = len(records) - len(jobs)
         return sorted(jobs, key=lambda j: j["seq"])
 
     @staticmethod
@@ -211,8 +235,11 @@ class JobStore:
 
     def get(self, job_id: str) -> dict[str, Any]:
         job = self._read(f"job:{job_id}")
-        if not isinstance(job, dict):
+        if job is None:
             raise JobError(f"There is no job {job_id!r}.", "List jobs with `python -m mitoviz jobs`.")
+        if problem := job_problem(job):
+            raise JobError(f"Job {job_id} cannot be read: the store holds {problem}.",
+                           f"Move it aside: {REPAIR_HINT}")
         return job
 
     def list(self, states: tuple[str, ...] | None = None) -> list[dict[str, Any]]:

@@ -21,6 +21,7 @@ FULL_CODES = {errno.ENOSPC, errno.EDQUOT}
 DENIED_CODES = {errno.EACCES, errno.EPERM, errno.EROFS}
 FULL_TEXTS = ("no space left on device", "database or disk is full", "disk quota exceeded")
 DENIED_TEXTS = ("permission denied", "readonly database", "read-only file system")
+NEARLY_FULL_BYTES = 2**20  # with less free, an unexplained write error is taken for a full disk
 REPAIR_HINT = "`python -m mitoviz check --repair` moves what is damaged aside (nothing is deleted)."
 
 
@@ -87,12 +88,37 @@ def disk_full(path: Path) -> DiskFull:
     )
 
 
+def access_problem(path: Path) -> str | None:
+    """"read-only" or "permission denied" when the nearest existing folder of ``path`` cannot be written or read.
+
+    SQLite says only "unable to open database file"; this finds out why."""
+    path = Path(path)  # os.path and os.access never raise, where pathlib raises on a folder it may not enter
+    for folder in (path if os.path.isdir(path) else path.parent, *path.parents):
+        if os.path.exists(folder):
+            with contextlib.suppress(OSError):
+                if os.statvfs(folder).f_flag & os.ST_RDONLY:
+                    return "read-only"
+            if not os.access(folder, os.R_OK | os.W_OK | os.X_OK):
+                return "permission denied"
+            if os.path.lexists(path) and not os.access(path, os.R_OK | os.W_OK):
+                return "permission denied"
+            return None
+    return None
+
+
 def storage_error(exc: BaseException, path: Path, doing: str = "use") -> StorageError:
     """One clear StorageError for an OSError or SQLite error met while ``doing`` something with ``path``."""
     if isinstance(exc, StorageError) and not is_disk_full(exc):
         return exc
-    if is_disk_full(exc):
+    # SQLite reports a disk too full for its journal as "disk I/O error": the free space tells
+    if is_disk_full(exc) or (isinstance(exc, sqlite3.Error | OSError) and free_bytes(path) < NEARLY_FULL_BYTES):
         return disk_full(failed_path(exc, path))
+    if is_denied(exc) or (isinstance(exc, sqlite3.Error) and access_problem(path)):
+        why = access_problem(path) or "permission denied or read-only"
+        return StorageError(
+            f"Cannot {doing} {path}: {why} ({exc}).",
+            "Fix the permissions of the mitoviz home folder (MITOVIZ_HOME), or point it at a writable folder.",
+        )
     if is_denied(exc):
         return StorageError(
             f"Cannot {doing} {path}: permission denied or read-only ({exc}).",

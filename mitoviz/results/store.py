@@ -44,6 +44,7 @@ PATCH_PX = 128  # gallery images stored with a run: a cell patch, and its tissue
 CONTEXT_PX = 384
 CONTEXT_EXTENT = 768  # level-0 px around the cell that a context image covers
 PARQUET_MAGIC = b"PAR1"
+DAMAGED_RUN_FIX = f"Move it aside (the button here, or on the Runs page), or run {REPAIR_HINT} Other runs are not affected."
 _manifest_lock = threading.RLock()  # the runner and a run's heartbeat thread update the same manifest
 
 
@@ -103,8 +104,7 @@ class Run:
         return self.root.name
 
     def damaged(self, what: str) -> Damaged:
-        return Damaged(f"Run {self.run_id} is damaged: {what}.",
-                       f"Move it aside on the Runs page, or run {REPAIR_HINT} Other runs are not affected.")
+        return Damaged(f"Run {self.run_id} is damaged: {what}.", DAMAGED_RUN_FIX)
 
     def manifest(self) -> dict[str, Any]:
         """The manifest, checked against the schema; a damaged one raises ``Damaged``."""

@@ -10,7 +10,9 @@ import streamlit as st
 from mitoviz.config import Settings, load_settings
 from mitoviz.errors import MitovizError
 from mitoviz.results import ResultsStore, Run
-from mitoviz.ui.data import RunData, run_data
+from mitoviz.results.faults import Damaged
+from mitoviz.results.store import DAMAGED_RUN_FIX
+from mitoviz.ui.data import RunData, damaged_run, run_data
 
 JOBS_PAGE = "views/jobs.py"
 HOME_PAGE = "views/home.py"
@@ -58,9 +60,8 @@ def synthetic_banner() -> None:
 PICKABLE = ("complete", "running", "interrupted", "damaged")
 
 
-def run_picker(cfg: Settings, key: str = "run") -> Run | None:
-    """Pick a stored run; the choice lives in the URL (``?run=``) so a reload keeps it. Interrupted and damaged
-    runs are listed (a damaged one opens on what is wrong with it) but never chosen by default."""
+def _pick(cfg: Settings, key: str = "run") -> tuple[Run, dict] | None:
+    """The picked run and its listing row (status, problem), or None after drawing the empty state."""
     store = ResultsStore(cfg.results_dir)
     runs = [r for r in store.listing() if r["fits"] or r["status"] in PICKABLE]
     if not runs:
@@ -80,7 +81,14 @@ def run_picker(cfg: Settings, key: str = "run") -> Run | None:
     choice = st.sidebar.selectbox("Run", ids, index=index, format_func=names.get, key=f"{key}_picker")
     if choice != wanted:
         st.query_params["run"] = choice
-    return store.get(choice)
+    return store.get(choice), runs[ids.index(choice)]
+
+
+def run_picker(cfg: Settings, key: str = "run") -> Run | None:
+    """Pick a stored run; the choice lives in the URL (``?run=``) so a reload keeps it. Interrupted and damaged
+    runs are listed (a damaged one opens on what is wrong with it) but never chosen by default."""
+    picked = _pick(cfg, key)
+    return picked[0] if picked else None
 
 
 def open_results(title: str) -> tuple[Settings, Run, RunData]:
@@ -92,9 +100,12 @@ def open_results(title: str) -> tuple[Settings, Run, RunData]:
     st.title(title)
     if moved := st.session_state.pop("moved_aside", None):
         st.success(f"Run {moved[0]} was moved to {moved[1]}.", icon=":material/move_item:")
-    run = run_picker(cfg)
-    if run is None:
+    picked = _pick(cfg)
+    if picked is None:
         st.stop()
+    run, row = picked
+    if row["status"] == "damaged":
+        damaged_run(cfg, run.run_id, Damaged(row["problem"], DAMAGED_RUN_FIX))
     data = run_data(cfg, run)
     if run.state(data.manifest) == "interrupted":
         st.warning("**This run was interrupted**: its process stopped before it finished, so what is shown is what "
