@@ -147,7 +147,7 @@ class EmbeddingEntry:
         if meta.get("dim") != shape[1] or (dim is not None and dim != shape[1]):
             return f"holds {shape[1]} columns where the set has {meta.get('dim') if dim is None else dim}"
         if not isinstance(unreadable, list) or not all(
-            isinstance(i, int) and 0 <= i < expected_rows for i in unreadable
+            type(i) is int and 0 <= i < expected_rows for i in unreadable
         ):
             return "its record of unreadable cells is malformed"
         return None

@@ -76,10 +76,7 @@ class TimmBackbone(nn.Module):
     def no_blocks(self) -> str | None:
         if self.n_blocks:
             return None
-        return (
-            f"timm's {type(self.model).__name__} gives no outputs of single blocks mitoviz can pool as the "
-            "final embedding (XCiT, for one, adds its CLS token only after the last block)"
-        )
+        return f"timm's {type(self.model).__name__} gives no outputs of single blocks"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.features_only:

@@ -53,8 +53,17 @@ def _refuse_blocks(spec: EncoderSpec, reason: str) -> SpecError:
 
 
 def _block_pooling(spec: EncoderSpec, backbone: torch.nn.Module) -> str:
-    """How single blocks are pooled: the spec's token pooling, or the average of a stage's map."""
+    """How single blocks are pooled: the spec's token pooling, or the average of a stage's map.
+
+    Raises SpecError when the backbone has no blocks, or blocks its pooling cannot apply to.
+    """
+    if reason := getattr(backbone, "no_blocks", "it has no blocks"):
+        raise _refuse_blocks(spec, reason)
     if backbone.block_unit == "stage":
+        if spec.pooling in ("cls", "cls+patch_mean"):  # XCiT: class attention comes after the last block
+            raise _refuse_blocks(
+                spec, f"it is pooled by a CLS token that its {backbone.n_blocks} blocks do not carry"
+            )
         return "gap"
     if spec.pooling == "head":
         rule = backbone.head_rule()
@@ -101,10 +110,8 @@ def create_encoder(
         )
     blocks, rule = None, None
     if layers is not None:
-        if reason := getattr(backbone, "no_blocks", "it has no blocks"):
-            raise _refuse_blocks(spec, reason)
-        blocks = depth.resolve_layers(layers, backbone.n_blocks, spec, backbone.block_unit)
         rule = _block_pooling(spec, backbone)
+        blocks = depth.resolve_layers(layers, backbone.n_blocks, spec, backbone.block_unit)
     digest, config_digest = _weights_identity(spec, location, settings)
     encoder = Encoder(
         spec,
@@ -146,8 +153,7 @@ def encoder_depth(
     spec, _ = _located(spec, settings, weights) if spec.hub_config else (spec, None)
     with torch.device("meta"):
         backbone, _, _ = BUILDERS[spec.library](spec, None)
-    if reason := getattr(backbone, "no_blocks", "it has no blocks"):
-        raise _refuse_blocks(spec, reason)
+    _block_pooling(spec, backbone)
     return backbone.n_blocks, backbone.block_unit
 
 

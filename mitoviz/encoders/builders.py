@@ -187,9 +187,9 @@ def _build_transformers(spec: EncoderSpec, location: WeightsLocation | None) -> 
         )
     try:
         config = getattr(transformers, config_name)(**{k: v for k, v in raw.items() if k not in _HF_CONFIG_SKIP})
-    except (TypeError, ValueError) as exc:
+    except Exception as exc:  # transformers validates fields with its own error types
         raise WeightsError(
-            f"{location.config} is not a valid {config_name} ({exc}).",
+            f"{location.config} is not a valid {config_name} ({str(exc).splitlines()[0][:300]}).",
             f"Use the config.json published with {spec.hf_repo}.",
         ) from None
     sd = prepare_state_dict(read_checkpoint(location.file), spec, location.file)
@@ -204,8 +204,12 @@ def _build_transformers(spec: EncoderSpec, location: WeightsLocation | None) -> 
                 dtype=torch.float32,
                 **to_jsonable(spec.kwargs),
             )
-    except (RuntimeError, ValueError, KeyError) as exc:
-        raise WeightsError(f"{location.file} does not fit {spec.title}: {exc}", spec.how_to_get) from exc
+    except (RuntimeError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise WeightsError(
+            f"{location.file} does not fit {spec.title} as its config.json describes it "
+            f"({type(exc).__name__}: {str(exc).splitlines()[0][:300]}).",
+            f"Use the config.json and weights published together. {spec.how_to_get}",
+        ) from None
     mismatched = [
         f"{k[0]}: {k[1]} vs {k[2]}" if isinstance(k, tuple) else str(k) for k in info["mismatched_keys"]
     ]

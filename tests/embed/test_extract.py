@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from mitoviz.data.patches import PatchReader, PatchSettings
-from mitoviz.embed.extract import embed
+from mitoviz.embed.extract import embed, embed_layers
 from mitoviz.embed.store import EmbeddingStore
 from mitoviz.encoders import create_encoder
 from mitoviz.errors import Cancelled
@@ -83,6 +83,7 @@ def test_unreadable_images_are_counted_not_dropped(small_cells, settings, tmp_pa
     assert result.embeddings.shape[0] == len(cells)
 
 
+@pytest.mark.slow
 def test_dask_local_cluster_gives_the_local_result(small_cells, settings):
     distributed = pytest.importorskip("distributed")
     local = embed(small_cells, "random-vits16", PATCH, settings, "cpu", num_workers=0)
@@ -91,6 +92,34 @@ def test_dask_local_cluster_gives_the_local_result(small_cells, settings):
         remote_settings = replace(settings, home=settings.home / "dask-home", dask_address=cluster.scheduler_address)
         reporter = RecordingReporter()
         remote = embed(small_cells, "random-vits16", PATCH, remote_settings, "cpu", reporter=reporter)
+        remote_blocks = embed_layers(small_cells, "random-vits16", [3, 12], PATCH, remote_settings, "cpu")
     assert remote.key == local.key and remote.computed_shards == 1
     np.testing.assert_allclose(remote.embeddings, local.embeddings, rtol=1e-4, atol=1e-5)
     assert reporter.updates[-1] == ("embed", len(small_cells), len(small_cells))
+    local_blocks = embed_layers(small_cells, "random-vits16", [3, 12], PATCH, settings, "cpu", num_workers=0)
+    for block in (3, 12):  # blocks computed by the workers, in one pass per shard
+        assert remote_blocks[block].key == local_blocks[block].key and remote_blocks[block].computed_shards == 1
+        np.testing.assert_allclose(remote_blocks[block].embeddings, local_blocks[block].embeddings, rtol=1e-4, atol=1e-5)
+
+
+def test_object_array_shard_with_matching_checksum_is_recomputed_not_loaded(small_cells, settings):
+    """Issue 15 item 5: such a shard failed every run; now it counts as damaged and is recomputed."""
+    import hashlib
+    import io
+    import json
+
+    counted = Counted("handcrafted", settings)
+    first = _embed(small_cells, settings, counted, shard_size=32)
+    entry = next(e for e, _ in EmbeddingStore(settings.embeddings_dir).entries())
+    buf = io.BytesIO()
+    np.save(buf, np.array([{"x": 1}] * 32, dtype=object), allow_pickle=True)
+    entry.shard_path(1).write_bytes(buf.getvalue())
+    meta_path = entry.shard_path(1).with_suffix(".json")
+    meta = json.loads(meta_path.read_text())
+    meta["sha256"] = hashlib.sha256(buf.getvalue()).hexdigest()
+    meta_path.write_text(json.dumps(meta))
+    counted.patches = 0
+    second = _embed(small_cells, settings, counted, shard_size=32)
+    assert counted.patches == 32 and second.computed_shards == 1
+    np.testing.assert_array_equal(first.embeddings, second.embeddings)
+    assert entry.shard_problem(1) is None

@@ -117,13 +117,13 @@ def to_old_swin(model: torch.nn.Module, sd: dict[str, torch.Tensor]) -> dict[str
     return {"model": out}
 
 
-def write_hf(spec: EncoderSpec, folder: Path, seed: int, layers: int = 1) -> dict[str, torch.Tensor]:
-    """A transformers model saved as published (pre-v5 key layout plus config.json)."""
+def write_hf(spec: EncoderSpec, folder: Path, seed: int, **overrides: Any) -> dict[str, torch.Tensor]:
+    """A transformers model saved as published (pre-v5 key layout plus config.json); one layer unless
+    ``overrides`` (config values) say otherwise."""
     import transformers
 
-    cfg = dict(spec.hf_config or {})
+    cfg = {**dict(spec.hf_config or {}), "num_hidden_layers": 1, **overrides}
     model_type = cfg.pop("model_type")
-    cfg["num_hidden_layers"] = layers
     config_cls = {
         "ViTModel": transformers.ViTConfig,
         "Dinov2Model": transformers.Dinov2Config,
@@ -214,3 +214,35 @@ def write_published(
     else:
         torch.save(published, file)
     return expected, skip
+
+
+# ---- a tiny ViT and a malicious payload, for the weights tests ----------------------------------------
+
+TINY = EncoderSpec(
+    name="tiny-vit",
+    title="Tiny ViT for tests",
+    family="custom",
+    library="timm",
+    arch="vit_small_patch16_224",
+    kwargs={"depth": 1, "num_classes": 0},
+    dim=384,
+    pooling="cls",
+    prefix_tokens=1,
+    weight_files=("tiny.pth", "tiny.safetensors"),
+    hf_repo="example/tiny-vit",
+)
+
+
+def tiny_state_dict() -> dict[str, torch.Tensor]:
+    model = timm.create_model(TINY.arch, pretrained=False, **TINY.kwargs)
+    return {k: v.clone() for k, v in model.state_dict().items()}
+
+
+class Payload:
+    """Unpickling this object calls ``open(marker, "w")``: creates the marker file."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[object, tuple[str, str]]:
+        return (open, (str(self.marker), "w"))

@@ -20,7 +20,6 @@ from safetensors.torch import save_file
 from mitoviz.config import Settings
 from mitoviz.encoders import create_encoder, encoder_key, encoder_status, get_spec, list_encoders
 from mitoviz.encoders import weights as weights_mod
-from mitoviz.encoders.spec import EncoderSpec
 from mitoviz.encoders.weights import (
     MissingWeights,
     fetch_weights,
@@ -32,36 +31,7 @@ from mitoviz.encoders.weights import (
     read_checkpoint,
 )
 from mitoviz.errors import WeightsError
-
-TINY = EncoderSpec(
-    name="tiny-vit",
-    title="Tiny ViT for tests",
-    family="custom",
-    library="timm",
-    arch="vit_small_patch16_224",
-    kwargs={"depth": 1, "num_classes": 0},
-    dim=384,
-    pooling="cls",
-    prefix_tokens=1,
-    weight_files=("tiny.pth", "tiny.safetensors"),
-    hf_repo="example/tiny-vit",
-)
-
-
-def tiny_state_dict() -> dict[str, torch.Tensor]:
-    model = timm.create_model(TINY.arch, pretrained=False, **TINY.kwargs)
-    return {k: v.clone() for k, v in model.state_dict().items()}
-
-
-class Payload:
-    """Unpickling this object calls ``open(marker, "w")``: creates the marker file."""
-
-    def __init__(self, marker: Path) -> None:
-        self.marker = marker
-
-    def __reduce__(self) -> tuple[object, tuple[str, str]]:
-        return (open, (str(self.marker), "w"))
-
+from tests.encoders.published import TINY, Payload, tiny_state_dict
 
 # ---- safety ---------------------------------------------------------------------------------------
 

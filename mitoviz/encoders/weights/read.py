@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import pickle
 import re
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -135,7 +136,9 @@ def read_checkpoint(path: Path) -> Any:
 
     is_zip = zipfile.is_zipfile(path)
     try:
-        return torch.load(path, map_location="cpu", weights_only=True, mmap=is_zip)
+        with warnings.catch_warnings():  # a pickle of another protocol: refused below with a clearer message
+            warnings.filterwarnings("ignore", message="Detected pickle protocol")
+            return torch.load(path, map_location="cpu", weights_only=True, mmap=is_zip)
     except pickle.UnpicklingError as exc:
         message = str(exc)
         if "Unsupported global" in message:
@@ -149,9 +152,11 @@ def read_checkpoint(path: Path) -> Any:
         )
         raise WeightsError(f"{path} {what}.", _AGAIN + " " + _CONVERT) from None
     except Exception as exc:  # torch raises RuntimeError, EOFError, KeyError, ValueError… on damaged files
-        damaged = "truncated" if is_zip or isinstance(exc, EOFError) or "EOF" in str(exc) else "damaged"
+        message = str(exc)
+        cut = isinstance(exc, EOFError) or any(m in message for m in ("EOF", "central directory", "truncated"))
         raise WeightsError(
-            f"{path} cannot be read as a PyTorch checkpoint: the file is {damaged} or of another format "
+            f"{path} cannot be read as a PyTorch checkpoint: the file is "
+            f"{'truncated' if cut else 'damaged or of another format'} "
             f"({type(exc).__name__}: {_first_line(exc)[:200]}).",
             _AGAIN,
         ) from None
