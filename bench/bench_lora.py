@@ -185,10 +185,12 @@ def main() -> None:
     parser.add_argument("--demo-fits", type=int, default=3, help="demo CNN fits to time (0: skip)")
     parser.add_argument("--per-class", type=int, default=64)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    parser.add_argument("--no-lora", action="store_true", help="only the demo CNN")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    bench_lora(args.arch, args.device, args.batch, args.size, args.steps, args.warmup, args.repeats)
+    if not args.no_lora:
+        bench_lora(args.arch, args.device, args.batch, args.size, args.steps, args.warmup, args.repeats)
     if args.demo_fits:
         bench_demo_cnn(args.demo_fits, args.per_class)
 

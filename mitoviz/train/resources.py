@@ -5,12 +5,14 @@ tokens (the same rule with patch 16 puts torchvision ResNets within 30 % of thei
 FLOPs). Training a sample costs 3F with every weight trainable (forward, gradients for
 activations and for weights), 2F with LoRA (the frozen weights need no gradient), plus F more when
 gradient checkpointing recomputes the forward (GPU). Validation and BatchNorm passes cost F each.
-Time = FLOPs / rate, plus reading and augmenting each patch (≈ 3 ms on one core: the CPU demo CNN
-measures ≈ 1 s for ≈ 350 patches, nearly all of it this), which DataLoader workers overlap with the
-GPU (there the larger of the two counts, with 8 readers). Rates, sustained: CPU 27 GFLOP/s per core for transformers and 14 for CNNs
-(measured for ViT-S/16 and ResNet-50 fwd+bwd at 224 px, batch 16, on 2 cores; bench/bench_lora.py);
-GPU 100 TFLOP/s for transformers and 50 for CNNs in bf16, about a third of an A100/H100's peak (an
-assumption: not measured here).
+Time = FLOPs / rate, plus reading and augmenting each patch (≈ 1 ms on one core: bench/bench_lora.py
+streams the demo's pyramidal TIFFs at ≈ 0.55 ms a patch beyond the model's own time), which
+DataLoader workers overlap with the GPU (there the larger of the two counts, with 8 readers).
+Rates, sustained: CPU 27 GFLOP/s per core for transformers and 14 for CNNs (ViT-S/16 and ResNet-50
+forward + backward + AdamW at 224 px, batch 16, on 2 idle cores of the development machine: 55 and
+28 GFLOP/s; bench/bench_lora.py prints the figure for any machine); GPU 100 TFLOP/s for
+transformers and 50 for CNNs in bf16, about a third of an A100/H100's peak (an assumption: not
+measured here).
 
 Memory (GPU). fp32 weights 4P; gradients and AdamW moments 12 bytes per trainable parameter;
 activations per patch in bf16: a ViT block keeps ≈ 80 · D bytes per token (measured with saved-tensor
@@ -33,7 +35,7 @@ GPU_GFLOPS = {"vit": 100_000.0, "cnn": 50_000.0}
 VIT_BLOCK_BYTES_PER_DIM = 80.0  # bf16 activations kept per token per block, per unit of width
 CNN_BYTES_PER_GFLOP = 8e6
 CUDA_OVERHEAD = 1.0 * GIB
-SECONDS_PER_PATCH = 0.003  # read + augment one patch on one core
+SECONDS_PER_PATCH = 0.001  # read + augment one patch on one core
 GPU_READERS = 8
 LARGE_VIT = 100e6  # parameters: LoRA or fine-tuning of anything larger on a CPU gets a warning
 CNN_PARAMS = {"resnet18": 11.69e6, "resnet34": 21.80e6, "resnet50": 25.56e6, "small-cnn": 0.098e6}
