@@ -139,9 +139,10 @@ class TrainMethod:
         """A method from a spec table: ``{"preset": "fmc-lora", "encoder": "uni", "epochs": 10}``.
 
         Without a preset every field starts from the dataclass defaults (``kind`` is required).
-        Unknown keys raise SpecError.
+        TOML has no null: 0 stands for None in ``samples_per_epoch``, ``patience``, ``input_size``
+        and ``extent``. Unknown keys raise SpecError.
         """
-        data = dict(data)
+        data = {k: (None if k in _ZERO_IS_NONE and v == 0 else v) for k, v in data.items()}
         preset = data.pop("preset", None)
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
@@ -205,6 +206,7 @@ class TrainMethod:
         return cls(kind="e2e", **{**demo, **changes})
 
 
+_ZERO_IS_NONE = ("samples_per_epoch", "patience", "input_size", "extent")
 _FMC_TRAINING: dict[str, Any] = {
     "epochs": 100, "samples_per_epoch": 1280, "batch_size": 16, "lr": 1e-4, "weight_decay": 0.0,
     "patience": 20, "monitor": "loss", "jitter": 0.1,

@@ -32,6 +32,11 @@ def test_every_preset_round_trips_through_a_spec_dict(preset):
     assert TrainMethod.from_dict(method.to_dict()) == method
 
 
+def test_zero_stands_for_none_in_toml_tables():
+    method = TrainMethod.from_dict({"kind": "e2e", "arch": "resnet18", "patience": 0, "samples_per_epoch": 0})
+    assert method.patience is None and method.samples_per_epoch is None
+
+
 def test_cpu_cnn_is_the_demo_size():
     m = TrainMethod.cpu_cnn()
     assert (m.kind, m.arch, m.input_size, m.extent, m.epochs, m.samples_per_epoch) == ("e2e", "small-cnn", 32, 64, 4, 64)
