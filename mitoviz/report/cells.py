@@ -1,4 +1,4 @@
-"""Per-cell tables for the failure gallery and the embedding maps.
+"""Per-cell tables for the failure gallery: verdicts, filters, the default method and each card's table.
 
 A cell is predicted positive by :func:`mitoviz.evaluate.decision.predicted_positive`, the rule the
 metrics use, so a cell the gallery marks wrong is one the metrics count as wrong.
@@ -11,9 +11,9 @@ from collections.abc import Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from mitoviz.evaluate.decision import predicted_positive
+from mitoviz.evaluate.decision import THRESHOLD, predicted_positive
 from mitoviz.report.methods import method_labels
-from mitoviz.report.names import axis_name
+from mitoviz.report.names import KIND_NAMES, axis_name
 
 FIT_COLUMNS = ["fit_id", "label", "method", "kind", "budget", "seed", "protocol", "train_domain"]
 #: Kinds of error the gallery filters by.
@@ -40,12 +40,14 @@ def misclassified(
     error: str = "both",
     filters: Mapping[str, Sequence[str]] | None = None,
     confidence: tuple[float, float] = (0.5, 1.0),
+    keep: pd.Series | None = None,
 ) -> pd.DataFrame:
     """One method's wrong cells, most confidently wrong first.
 
     ``error``: ``both``, ``missed`` (positive cells called negative) or ``false positive``;
     ``filters``: column → accepted values (an empty selection keeps every value); ``confidence``:
-    the range of the wrong answer's confidence.
+    the range of the wrong answer's confidence; ``keep``: a boolean mask by cell (e.g. a rater filter
+    from :func:`mitoviz.report.agreement.rater_mask`).
     """
     if error not in ERRORS:
         raise ValueError(f"error must be one of {ERRORS}, got {error!r}")
@@ -58,6 +60,8 @@ def misclassified(
         if values:
             wrong = wrong[wrong[column].isin(list(values))]
     wrong = wrong[wrong["wrong_confidence"].between(*confidence)]
+    if keep is not None:
+        wrong = wrong[wrong["cell"].isin(keep.index[keep.to_numpy(dtype=bool)])]
     return wrong.sort_values("wrong_confidence", ascending=False)
 
 
@@ -109,42 +113,85 @@ def pattern_cells(per_cell: pd.DataFrame, patterns: pd.DataFrame, pattern: str) 
     return per_cell[per_cell["cell"].isin(chosen)].drop_duplicates("cell")
 
 
-def map_colours(axes: Sequence[str]) -> dict[str, str]:
-    """What an embedding map can be coloured by (column → display name): each axis, then the cell's facts."""
+def best_method(table: pd.DataFrame, metric: str = "balanced_accuracy", **point: object) -> str | None:
+    """The method (display ``label``) with the highest mean ``metric`` over seeds at one point.
+
+    ``table``: metrics joined to fits; ``point``: columns to match (``protocol``, ``train_domain``,
+    ``budget``). Scored on the experiment's own test cells (``test_axis == "all"``) when the table has
+    them; ties go to the first label alphabetically. None when nothing matches.
+    """
+    rows = table
+    for column, value in point.items():
+        rows = rows[rows[column] == value]
+    if "test_axis" in rows.columns and rows["test_axis"].eq("all").any():
+        rows = rows[rows["test_axis"] == "all"]
+    means = rows.groupby("label")[metric].mean().dropna()
+    if means.empty:
+        return None
+    return str(sorted(means.items(), key=lambda item: (-item[1], item[0]))[0][0])
+
+
+def negative_name(labels: Iterable[str], positive: str) -> str:
+    """The class a negative call names: the one other label, else ``not <positive>``."""
+    others = sorted({str(v) for v in labels} - {positive})
+    return others[0] if len(others) == 1 else f"not {positive}"
+
+
+def prob_column(positive: str) -> str:
+    return f"P({positive})"
+
+
+def decision_note(positive: str, negative: str) -> str:
+    """The decision rule and the verdict, said once under the gallery."""
+    return (f"**{prob_column(positive)}**: each method's predicted probability that the cell is a {positive}. "
+            f"**call**: a method calls a cell *{positive}* when {prob_column(positive)} > {THRESHOLD:g}, else "
+            f"*{negative}* (exactly {THRESHOLD:g} counts as {negative}, as in the metrics); ✓ the call matches the "
+            "label, ✗ it does not. **training**: frozen = a probe on a frozen encoder; LoRA, fine-tuned and "
+            "end-to-end methods trained their network on the same labelled cells.")
+
+
+def column_help(positive: str, negative: str) -> dict[str, str]:
+    """Header tooltips of a card's table, one per column."""
     return {
-        **{a: axis_name(a) for a in axes},
-        "truth": "label",
-        "correctness": "correct under a budget",
-        "agreement": "rater agreement",
+        "method": "The method: an encoder with a probe, or a trained network (its id says which).",
+        "training": "How the method learned: frozen (probe on a frozen encoder), LoRA, fine-tuned or end-to-end.",
+        prob_column(positive): f"Predicted probability that this cell is a {positive}.",
+        "call": f"{positive} when P > {THRESHOLD:g}, else {negative}; ✓ right, ✗ wrong against the label.",
     }
 
 
-def map_points(maps: pd.DataFrame, cells: pd.DataFrame, axes: Sequence[str]) -> pd.DataFrame:
-    """Map coordinates joined to each cell's id, truth, domain axes, agreement and slide."""
-    columns = ["cell", "cell_id", "label", *[a for a in axes if a in cells.columns], "agreement", "slide"]
-    return maps.merge(cells[columns].rename(columns={"label": "truth"}), on="cell")
+def method_table(per_cell: pd.DataFrame, cell: int, positive: str, negative: str) -> pd.DataFrame:
+    """Every method's answer for one cell, frozen methods first: method, training, P(positive), call."""
+    rows = per_cell[per_cell["cell"] == cell]
+    rows = rows.assign(frozen=rows["kind"] != "probe").sort_values(["frozen", "label"])
+    call = np.where(rows["predicted_positive"], positive, negative)
+    tick = np.where(rows["correct"], "✓", "✗")
+    return pd.DataFrame({
+        "method": rows["label"].to_numpy(),
+        "training": rows["kind"].map(KIND_NAMES).fillna(rows["kind"]).to_numpy(),
+        prob_column(positive): rows["prob"].to_numpy(dtype=float),
+        "call": [f"{t} {c}" for t, c in zip(tick, call, strict=True)],
+    })
 
 
-def map_correctness(points: pd.DataFrame, per_cell: pd.DataFrame) -> pd.DataFrame:
-    """Points with ``correctness`` (correct / wrong / not in the test set) from each map's own method."""
-    verdict = per_cell.assign(correctness=np.where(per_cell["correct"], "correct", "wrong"))
-    verdict = verdict[["cell", "method", "correctness"]].rename(columns={"method": "encoder"})
-    out = points.merge(verdict, on=["cell", "encoder"], how="left")
-    out["correctness"] = out["correctness"].fillna("not in the test set")
-    return out
+#: CellTable columns the enlarged view shows under their own names (or not at all), not as plain facts.
+OWN_FACTS = ("cell", "cell_id", "label", "truth", "image", "x", "y", "slide", "rater_votes", "agreement", "test_only",
+             "row_id")
 
 
-def map_sample(points: pd.DataFrame, encoder: str, limit: int) -> pd.DataFrame:
-    """One encoder's points, a fixed random sample of at most ``limit``."""
-    frame = points[points["encoder"] == encoder]
-    return frame.sample(limit, random_state=0) if len(frame) > limit else frame
+def cell_facts(row: pd.Series, columns: Sequence[str]) -> pd.DataFrame:
+    """What is known about a cell, as (fact, value) rows for the enlarged view.
 
-
-def in_box(points: pd.DataFrame, u: tuple[float, float], v: tuple[float, float]) -> pd.DataFrame:
-    """Points inside a rectangle selected on a map."""
-    return points[points["u"].between(*u) & points["v"].between(*v)]
-
-
-def cell_rows(cells: pd.DataFrame, ids: Iterable[int]) -> pd.DataFrame:
-    """CellTable rows of the given cell indices, in that order."""
-    return cells.set_index("cell").loc[list(ids)].reset_index()
+    ``columns``: the CellTable's columns; each one with a value (data set, every domain column, split, a
+    user's column) becomes a fact under its readable name, beside the id, label, slide, image and position.
+    """
+    known = [(axis_name(c), row.get(c)) for c in columns if c not in OWN_FACTS]
+    facts = [("cell id", row.get("cell_id")), ("label (reference)", row.get("truth", row.get("label"))),
+             *[(k, v) for k, v in known if isinstance(v, str) and v], ("slide", row.get("slide")),
+             ("image file", row.get("image"))]
+    x, y = row.get("x"), row.get("y")
+    if isinstance(x, float | int) and not np.isnan(x):
+        facts.append(("position (level-0 px)", f"x {x:,.0f}, y {y:,.0f}"))
+    else:
+        facts.append(("position", "a ready patch: the whole image is the cell"))
+    return pd.DataFrame([(k, "" if v is None else str(v)) for k, v in facts], columns=["fact", "value"])

@@ -123,8 +123,10 @@ def test_map_tables_use_the_axes_given(cells: pd.DataFrame) -> None:
         }
     )
     points = map_points(maps, cells, ["lab", "scanner"])
-    assert {"truth", "lab", "cell_id", "agreement"} <= set(points.columns) and "scanner" not in points.columns
-    assert list(map_colours(["lab"])) == ["lab", "truth", "correctness", "agreement"]
+    assert {"truth", "lab", "cell_id", "agreement", "agreement_level"} <= set(points.columns)
+    assert "scanner" not in points.columns
+    assert set(points["agreement_level"]) <= {"all agree", "majority", "split"}
+    assert list(map_colours(["lab"])) == ["lab", "truth", "correctness", "agreement_level"]
     probs = {"uni": [0.9] * 6, "virchow2": [0.1] * 6}
     per_cell = cell_predictions(
         _predictions(probs), _fits([("uni", "probe"), ("virchow2", "probe")]), cells, POSITIVE
