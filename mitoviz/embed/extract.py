@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import numpy as np
 import pandas as pd
@@ -25,7 +25,7 @@ from mitoviz.encoders.depth import Layers, method_name, split_method
 from mitoviz.errors import SpecError
 from mitoviz.progress import Reporter
 
-__all__ = ["EmbedResult", "default_batch_size", "default_workers", "embed", "embed_layers"]
+__all__ = ["EmbedOptions", "EmbedResult", "default_batch_size", "default_workers", "embed", "embed_layers"]
 
 
 @dataclass
@@ -42,6 +42,17 @@ class EmbedResult:
         return int((~self.ok).sum())
 
 
+class EmbedOptions(TypedDict, total=False):
+    """How to compute embeddings, not which: the keyword options of :func:`embed_layers`."""
+
+    reporter: Reporter | None
+    batch_size: int | None
+    num_workers: int | None
+    encoder: torch.nn.Module | None  # a model already built (for blocks: with those ``layers``)
+    dataset: str  # for the cache listing
+    shard_size: int
+
+
 @dataclass
 class _Run:
     """What every target of one call shares: the cells, settings and how to compute."""
@@ -51,11 +62,14 @@ class _Run:
     patch: PatchSettings
     settings: Settings
     device: str
-    reporter: Reporter
-    batch_size: int | None
-    num_workers: int | None
-    encoder: torch.nn.Module | None
-    dataset: str
+    reporter: Reporter | None = None
+    batch_size: int | None = None
+    num_workers: int | None = None
+    encoder: torch.nn.Module | None = None
+    dataset: str = ""
+
+    def __post_init__(self) -> None:
+        self.reporter = self.reporter or Reporter()
 
     def compute(self, entries: dict[Target, EmbeddingEntry], missing: dict[Target, list[int]]) -> None:
         """Compute the union of the missing shards once, each target writing only the shards it lacks."""
@@ -157,14 +171,14 @@ def embed(
                 "Call embed_layers() for several blocks.",
             )
         block = numbers[0]
+    options = EmbedOptions(
+        reporter=reporter, batch_size=batch_size, num_workers=num_workers, encoder=encoder, dataset=dataset
+    )
     if block is not None:
-        return embed_layers(
-            cells, name, [block], patch, settings, device, reporter, batch_size, num_workers, encoder,
-            dataset, shard_size,
-        )[block]
+        return embed_layers(cells, name, [block], patch, settings, device, shard_size=shard_size, **options)[block]
     from mitoviz.encoders import cache_identity
 
-    run = _run(cells, name, patch, settings, device, reporter, batch_size, num_workers, encoder, dataset)
+    run = _Run(cells, name, patch, settings, resolve_device(device or settings.device), **options)
     return run.results({None: cache_identity(name, settings)}, shard_size)[None]
 
 
@@ -175,12 +189,7 @@ def embed_layers(
     patch: PatchSettings,
     settings: Settings,
     device: str | None = None,
-    reporter: Reporter | None = None,
-    batch_size: int | None = None,
-    num_workers: int | None = None,
-    encoder: torch.nn.Module | None = None,
-    dataset: str = "",
-    shard_size: int = SHARD_SIZE,
+    **options: Unpack[EmbedOptions],
 ) -> dict[int, EmbedResult]:
     """Embeddings of ``cells`` from blocks ``layers`` of ``encoder_name`` (numbers from 1, or ``"all"``).
 
@@ -192,24 +201,8 @@ def embed_layers(
     from mitoviz.encoders import block_identities, resolve_encoder_layers
 
     blocks = resolve_encoder_layers(encoder_name, layers, settings)
-    run = _run(cells, encoder_name, patch, settings, device, reporter, batch_size, num_workers, encoder, dataset)
+    shard_size = options.pop("shard_size", SHARD_SIZE)
+    run = _Run(cells, encoder_name, patch, settings, resolve_device(device or settings.device), **options)
     results = run.results(block_identities(encoder_name, blocks, settings), shard_size)
     return {int(b): r for b, r in results.items() if b is not None}
 
-
-def _run(
-    cells: pd.DataFrame,
-    name: str,
-    patch: PatchSettings,
-    settings: Settings,
-    device: str | None,
-    reporter: Reporter | None,
-    batch_size: int | None,
-    num_workers: int | None,
-    encoder: torch.nn.Module | None,
-    dataset: str,
-) -> _Run:
-    return _Run(
-        cells, name, patch, settings, resolve_device(device or settings.device), reporter or Reporter(),
-        batch_size, num_workers, encoder, dataset,
-    )

@@ -119,15 +119,21 @@ class TimmBackbone(nn.Module):
         return {"token": "cls", "avg": "patch_mean"}.get(getattr(self.model, "global_pool", ""))
 
 
-class ResNetBackbone(nn.Module):
-    """torchvision ResNet without ``fc`` → the layer4 map (Lunit's published forward)."""
+class _Wrapped(nn.Module):
+    """A backbone around a model that always has blocks (``blocks`` given by the subclass)."""
 
-    block_unit = "stage"
+    block_unit = "block"
     no_blocks = None
 
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
         self.model = model
+
+
+class ResNetBackbone(_Wrapped):
+    """torchvision ResNet without ``fc`` → the layer4 map (Lunit's published forward)."""
+
+    block_unit = "stage"
 
     @property
     def n_blocks(self) -> int:
@@ -142,15 +148,8 @@ class ResNetBackbone(nn.Module):
         return _run_stages(self.model, x, numbers)
 
 
-class TransformersBackbone(nn.Module):
+class TransformersBackbone(_Wrapped):
     """transformers vision model → ``last_hidden_state`` (after the final layer norm)."""
-
-    block_unit = "block"
-    no_blocks = None
-
-    def __init__(self, model: nn.Module) -> None:
-        super().__init__()
-        self.model = model
 
     @property
     def n_blocks(self) -> int:

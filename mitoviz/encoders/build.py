@@ -164,7 +164,7 @@ def resolve_encoder_layers(
     settings = settings if settings is not None else load_settings()
     spec = _spec(name_or_spec, settings)
     n, unit = encoder_depth(spec, settings)
-    return depth.resolve_layers(layers if isinstance(layers, str) else list(layers), n, spec, unit)
+    return depth.resolve_layers(layers, n, spec, unit)
 
 
 # ---- identity -------------------------------------------------------------------------------------
