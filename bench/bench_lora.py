@@ -7,7 +7,8 @@ AdamW step with the trainer's adapters (``mitoviz.train.nets.wrap_lora``, FMC re
 AdamW step on every weight. Each phase builds its own model (the others freed); the three run in
 rounds and each keeps its best rate, so load from other processes hits all alike. Printed as rates
 and as ratios to (1), with peak memory of each phase (peak RSS on a CPU, reset before each phase
-through /proc/self/clear_refs; max_memory_allocated on a GPU) and its ratio to the baseline's. Random weights; on a GPU bf16 autocast as the trainer uses it.
+through /proc/self/clear_refs; max_memory_allocated on a GPU) and its ratio to the baseline's.
+Random weights; on a GPU bf16 autocast as the trainer uses it.
 (4) The demo's CNN (``TrainMethod.cpu_cnn()``): seconds per fit on the synthetic demo set at the
 demo's size (64 labelled cells per class, 4 epochs × 64 draws, 32 px), patches streamed from
 pyramidal TIFFs, against the same number of model steps on in-memory tensors.
@@ -84,6 +85,7 @@ def bench_lora(arch: str, device: str, batch: int, size: int, steps: int, warmup
             loss.backward()
             if optimiser is not None:
                 optimiser.step()
+
         return step
 
     def plain() -> Callable[[], None]:
@@ -97,10 +99,15 @@ def bench_lora(arch: str, device: str, batch: int, size: int, steps: int, warmup
         net = wrap_lora(_net(arch, size), 16, 16, 0.1, arch).to(device).train()
         return make_step(net, torch.optim.AdamW([p for p in net.parameters() if p.requires_grad], lr=1e-4))
 
-    phases = {"plain forward+backward (baseline)": plain, "LoRA r16 forward+backward+AdamW": lora,
-              "full fine-tuning forward+backward+AdamW": full}
-    print(f"{arch} on {device}, batch {batch} at {size} px: {repeats} rounds of the three phases, {steps} timed "
-          f"steps each after {warmup} warm-up; best rate and highest peak per phase")
+    phases = {
+        "plain forward+backward (baseline)": plain,
+        "LoRA r16 forward+backward+AdamW": lora,
+        "full fine-tuning forward+backward+AdamW": full,
+    }
+    print(
+        f"{arch} on {device}, batch {batch} at {size} px: {repeats} rounds of the three phases, "
+        f"{steps} timed steps each after {warmup} warm-up; best rate and highest peak per phase"
+    )
     results: dict[str, tuple[float, float]] = {}
     for _ in range(repeats):
         for name, make in phases.items():
@@ -113,9 +120,14 @@ def bench_lora(arch: str, device: str, batch: int, size: int, steps: int, warmup
         print(f"  {name:<44} {rate:8.2f} patches/s   peak {peak:9.0f} MB")
     reference = _net(arch, size)
     params = sum(p.numel() for p in reference.parameters())
-    trainable = sum(p.numel() for p in wrap_lora(reference, 16, 16, 0.1, arch).parameters() if p.requires_grad)
+    trainable = sum(
+        p.numel() for p in wrap_lora(reference, 16, 16, 0.1, arch).parameters() if p.requires_grad
+    )
     (base_rate, base_peak), (lora_rate, lora_peak), (full_rate, full_peak) = results.values()
-    print(f"  parameters {params / 1e6:.1f} M, LoRA trainable {trainable / 1e6:.2f} M ({trainable / params:.1%})")
+    print(
+        f"  parameters {params / 1e6:.1f} M, "
+        f"LoRA trainable {trainable / 1e6:.2f} M ({trainable / params:.1%})"
+    )
     print(f"  RATIO LoRA step rate / plain fwd+bwd rate        = {lora_rate / base_rate:.2f}")
     print(f"  RATIO full fine-tune step rate / plain fwd+bwd   = {full_rate / base_rate:.2f}")
     print(f"  RATIO LoRA peak memory / plain fwd+bwd peak      = {lora_peak / base_peak:.2f}")
@@ -132,8 +144,12 @@ def _demo_cells(folder: Path, per_class: int) -> tuple[object, np.ndarray, np.nd
     cells = load_dataset(str(folder)).cells
     y = (cells["label"].to_numpy() == "mitotic figure").astype(np.int64)
     rng = np.random.default_rng(0)
-    rows = np.concatenate([rng.choice(np.flatnonzero(y == c), min(per_class, int((y == c).sum())), replace=False)
-                           for c in (0, 1)])
+    rows = np.concatenate(
+        [
+            rng.choice(np.flatnonzero(y == c), min(per_class, int((y == c).sum())), replace=False)
+            for c in (0, 1)
+        ]
+    )
     return cells, y, np.sort(rows)
 
 
@@ -141,9 +157,11 @@ def bench_demo_cnn(fits: int, per_class: int) -> None:
     method = TrainMethod.cpu_cnn()
     with tempfile.TemporaryDirectory() as tmp:
         cells, y, rows = _demo_cells(Path(tmp), per_class)
-        print(f"demo CNN ({method.arch}, {method.input_size} px on {method.extent} px, {method.epochs} × "
-              f"{method.samples_per_epoch} draws, batch {method.batch_size}), {len(rows)} labelled cells, "
-              f"{torch.get_num_threads()} torch threads")
+        print(
+            f"demo CNN ({method.arch}, {method.input_size} px on {method.extent} px, {method.epochs} × "
+            f"{method.samples_per_epoch} draws, batch {method.batch_size}), {len(rows)} labelled cells, "
+            f"{torch.get_num_threads()} torch threads"
+        )
         train_fit(method, cells, rows, y, seed=99)  # warm-up: imports, first OpenSlide opens
         started = time.perf_counter()
         for seed in range(fits):
@@ -166,15 +184,21 @@ def bench_demo_cnn(fits: int, per_class: int) -> None:
         for _ in range(-(-evals // 64)):
             net(torch.randint(0, 256, (64, method.input_size, method.input_size, 3), dtype=torch.uint8))
     model_only = time.perf_counter() - started
-    print(f"  seconds per fit (streamed from TIFFs, validation, BatchNorm update) = {per_fit:.2f} s "
-          f"(n_train {record.n_train}, n_val {record.n_val}, {record.epochs_run} epochs)")
+    print(
+        f"  seconds per fit (streamed from TIFFs, validation, BatchNorm update) = {per_fit:.2f} s "
+        f"(n_train {record.n_train}, n_val {record.n_val}, {record.epochs_run} epochs)"
+    )
     print(f"  model-only time for the same steps and passes in memory           = {model_only:.2f} s")
-    print(f"  RATIO fit / model-only = {per_fit / model_only:.1f}; "
-          f"per streamed patch ≈ {1000 * (per_fit - model_only) / (steps * method.batch_size + evals):.2f} ms")
+    print(
+        f"  RATIO fit / model-only = {per_fit / model_only:.1f}; "
+        f"per streamed patch ≈ {1000 * (per_fit - model_only) / (steps * method.batch_size + evals):.2f} ms"
+    )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--arch", default="vit_small_patch16_224")
     parser.add_argument("--batch", type=int, default=16)

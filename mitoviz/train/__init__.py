@@ -27,16 +27,36 @@ if TYPE_CHECKING:
 
 _LAZY = {
     "run_fit_on_dask": "dask_backend",
-    "FitRecord": "fitted", "TrainedModel": "fitted",
+    "FitRecord": "fitted",
+    "TrainedModel": "fitted",
     "train_fit": "loop",
-    "LORA_TARGETS": "nets", "imagenet_weights_file": "nets", "lora_targets": "nets",
-    "FitJob": "task", "FitOutcome": "task", "run_fit": "task",
+    "LORA_TARGETS": "nets",
+    "imagenet_weights_file": "nets",
+    "lora_targets": "nets",
+    "FitJob": "task",
+    "FitOutcome": "task",
+    "run_fit": "task",
 }
 
 __all__ = [
-    "KINDS", "LORA_RECIPES", "LORA_TARGETS", "PRESETS", "FitEstimate", "FitJob", "FitOutcome", "FitRecord",
-    "TrainMethod", "TrainedModel", "cpu_warning", "estimate_fit", "estimate_method", "imagenet_weights_file",
-    "lora_targets", "run_fit", "run_fit_on_dask", "train_fit",
+    "KINDS",
+    "LORA_RECIPES",
+    "LORA_TARGETS",
+    "PRESETS",
+    "FitEstimate",
+    "FitJob",
+    "FitOutcome",
+    "FitRecord",
+    "TrainMethod",
+    "TrainedModel",
+    "cpu_warning",
+    "estimate_fit",
+    "estimate_method",
+    "imagenet_weights_file",
+    "lora_targets",
+    "run_fit",
+    "run_fit_on_dask",
+    "train_fit",
 ]
 
 

@@ -37,8 +37,10 @@ def load_mutable_state(net: nn.Module, state: dict[str, torch.Tensor]) -> None:
     """Put :func:`mutable_state` back; every key must belong to ``net``."""
     result = net.load_state_dict(state, strict=False)
     if result.unexpected_keys:
-        raise StorageError(f"A training checkpoint holds weights this network lacks: {result.unexpected_keys[:3]}.",
-                           "Delete the checkpoint folder to start the fit again.")
+        raise StorageError(
+            f"A training checkpoint holds weights this network lacks: {result.unexpected_keys[:3]}.",
+            "Delete the checkpoint folder to start the fit again.",
+        )
 
 
 def save_state(folder: Path, payload: dict[str, Any]) -> Path:
@@ -56,8 +58,10 @@ def save_state(folder: Path, payload: dict[str, Any]) -> Path:
     except OSError as exc:
         with contextlib.suppress(NameError, OSError):
             Path(tmp).unlink(missing_ok=True)
-        raise StorageError(f"Cannot write the training checkpoint {path}: {exc.strerror or exc}.",
-                           "Free disk space or fix the folder's permissions.") from exc
+        raise StorageError(
+            f"Cannot write the training checkpoint {path}: {exc.strerror or exc}.",
+            "Free disk space or fix the folder's permissions.",
+        ) from exc
     return path
 
 

@@ -70,12 +70,19 @@ def _client(address: Any) -> tuple[Any, bool]:
     try:
         return Client(address, timeout=10), True
     except OSError as exc:
-        raise MitovizError(f"Cannot reach the Dask scheduler at {address} ({exc}).",
-                           "Start the cluster, or unset MITOVIZ_DASK_ADDRESS to train on this machine.") from exc
+        raise MitovizError(
+            f"Cannot reach the Dask scheduler at {address} ({exc}).",
+            "Start the cluster, or unset MITOVIZ_DASK_ADDRESS to train on this machine.",
+        ) from exc
 
 
-def run_fit_on_dask(address: Any, job: FitJob, reporter: Reporter | None = None, device: str = "cpu",
-                    settings: Settings | None = None) -> FitOutcome:
+def run_fit_on_dask(
+    address: Any,
+    job: FitJob,
+    reporter: Reporter | None = None,
+    device: str = "cpu",
+    settings: Settings | None = None,
+) -> FitOutcome:
     """Run :func:`run_fit` for ``job`` as one task; ``address`` is a scheduler address or a Client.
 
     Progress arrives at ``reporter`` a few times a second; when ``reporter.check()`` raises
@@ -89,9 +96,17 @@ def run_fit_on_dask(address: Any, job: FitJob, reporter: Reporter | None = None,
     token = uuid.uuid4().hex[:12]
     progress, cancel = f"mitoviz-train-progress-{token}", f"mitoviz-train-cancel-{token}"
     try:
-        future = client.submit(_fit_task, job.subset(), device, settings, progress, cancel, pure=False,
-                               resources=task_resources(client, device),
-                               key=f"train-{job.method.method_id}-seed{job.seed}-{token}")
+        future = client.submit(
+            _fit_task,
+            job.subset(),
+            device,
+            settings,
+            progress,
+            cancel,
+            pure=False,
+            resources=task_resources(client, device),
+            key=f"train-{job.method.method_id}-seed{job.seed}-{token}",
+        )
         queue, event = Queue(progress, client=client), Event(cancel, client=client)
         try:
             while not future.done():

@@ -59,8 +59,14 @@ class PatchSet(Dataset):
     ``(row, epoch, position)`` key (training: augmented). Items: (uint8 ``[S, S, 3]``, label, stain
     outcome, readable)."""
 
-    def __init__(self, cells: pd.DataFrame, labels: np.ndarray | None, geometry: Geometry,
-                 method: TrainMethod | None = None, seed: int = 0) -> None:
+    def __init__(
+        self,
+        cells: pd.DataFrame,
+        labels: np.ndarray | None,
+        geometry: Geometry,
+        method: TrainMethod | None = None,
+        seed: int = 0,
+    ) -> None:
         self.images = cells["image"].astype(str).to_numpy()
         self.xs = cells["x"].to_numpy(dtype=float) if "x" in cells else np.full(len(cells), np.nan)
         self.ys = cells["y"].to_numpy(dtype=float) if "y" in cells else np.full(len(cells), np.nan)
@@ -121,14 +127,27 @@ class Items(Sampler):
         return len(self.items)
 
 
-def loader(dataset: PatchSet, items: Sequence | Items, batch_size: int, workers: int, *, persistent: bool = False,
-           pin_memory: bool = False) -> DataLoader:
+def loader(
+    dataset: PatchSet,
+    items: Sequence | Items,
+    batch_size: int,
+    workers: int,
+    *,
+    persistent: bool = False,
+    pin_memory: bool = False,
+) -> DataLoader:
     """Batches of ``items`` in order. Its own generator keeps the global torch RNG untouched (a
     DataLoader otherwise draws a base seed from it on every ``iter``, which would break resuming)."""
     sampler = items if isinstance(items, Items) else Items(items)
-    return DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=workers,
-                      generator=torch.Generator().manual_seed(0), persistent_workers=persistent and workers > 0,
-                      pin_memory=pin_memory)
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        sampler=sampler,
+        num_workers=workers,
+        generator=torch.Generator().manual_seed(0),
+        persistent_workers=persistent and workers > 0,
+        pin_memory=pin_memory,
+    )
 
 
 def readable(cells: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
@@ -179,7 +198,9 @@ def split_validation(slides: np.ndarray, labels: np.ndarray, fraction: float, se
     n = len(labels)
     everything = np.arange(n)
     if fraction <= 0 or n < 2:
-        return ValidationSplit(everything, np.empty(0, int), "none", "no validation set: early stopping on training loss")
+        return ValidationSplit(
+            everything, np.empty(0, int), "none", "no validation set: early stopping on training loss"
+        )
     rng = np.random.default_rng([seed, 0xA11])
     names, slide_of = np.unique(slides.astype(str), return_inverse=True)
     target = fraction * n
@@ -196,12 +217,17 @@ def split_validation(slides: np.ndarray, labels: np.ndarray, fraction: float, se
                     best = (gap, val)
         if best is not None:
             return ValidationSplit(np.flatnonzero(~best[1]), np.flatnonzero(best[1]), "slide")
-    reason = (f"only {len(names)} training slide(s)" if len(names) < MIN_VAL_SLIDES
-              else f"no split of the {len(names)} training slides keeps both classes on both sides")
+    reason = (
+        f"only {len(names)} training slide(s)"
+        if len(names) < MIN_VAL_SLIDES
+        else f"no split of the {len(names)} training slides keeps both classes on both sides"
+    )
     val_parts = []
     for c in (0, 1):
         idx = rng.permutation(np.flatnonzero(labels == c))
         if len(idx) >= 2:
             val_parts.append(idx[: max(1, round(fraction * len(idx)))])
     val_idx = np.sort(np.concatenate(val_parts)) if val_parts else np.empty(0, int)
-    return ValidationSplit(np.setdiff1d(everything, val_idx), val_idx, "cell", f"validation by cell: {reason}")
+    return ValidationSplit(
+        np.setdiff1d(everything, val_idx), val_idx, "cell", f"validation by cell: {reason}"
+    )

@@ -70,8 +70,15 @@ class FitRecord:
 class TrainedModel:
     """A trained network and how to feed it: the same read geometry as in training, centre crops."""
 
-    def __init__(self, method: TrainMethod, net: nn.Module, geometry: Geometry, record: FitRecord,
-                 device: str = "cpu", val_rows: np.ndarray | None = None) -> None:
+    def __init__(
+        self,
+        method: TrainMethod,
+        net: nn.Module,
+        geometry: Geometry,
+        record: FitRecord,
+        device: str = "cpu",
+        val_rows: np.ndarray | None = None,
+    ) -> None:
         self.method = method
         self.net = net.eval()
         self.geometry = geometry
@@ -84,8 +91,15 @@ class TrainedModel:
         net = self.net
         return net.get_base_model() if hasattr(net, "get_base_model") else net
 
-    def _run(self, cells: pd.DataFrame, rows: np.ndarray | None, want: str, batch_size: int, workers: int,
-             reporter: Reporter | None) -> np.ndarray:
+    def _run(
+        self,
+        cells: pd.DataFrame,
+        rows: np.ndarray | None,
+        want: str,
+        batch_size: int,
+        workers: int,
+        reporter: Reporter | None,
+    ) -> np.ndarray:
         rows = np.arange(len(cells)) if rows is None else np.asarray(rows, dtype=np.int64)
         dataset = PatchSet(cells, None, self.geometry)
         outs, oks, done = [], [], 0
@@ -111,14 +125,28 @@ class TrainedModel:
         values[~np.concatenate(oks)] = np.nan
         return values.astype(np.float32)
 
-    def predict(self, cells: pd.DataFrame, rows: np.ndarray | None = None, *, batch_size: int = 64,
-                workers: int = 0, reporter: Reporter | None = None) -> np.ndarray:
+    def predict(
+        self,
+        cells: pd.DataFrame,
+        rows: np.ndarray | None = None,
+        *,
+        batch_size: int = 64,
+        workers: int = 0,
+        reporter: Reporter | None = None,
+    ) -> np.ndarray:
         """P(positive) for ``cells.iloc[rows]`` (all cells when None), streamed in batches;
         NaN where the cell's image cannot be read."""
         return self._run(cells, rows, "prob", batch_size, workers, reporter)
 
-    def features(self, cells: pd.DataFrame, rows: np.ndarray | None = None, *, batch_size: int = 64,
-                 workers: int = 0, reporter: Reporter | None = None) -> np.ndarray:
+    def features(
+        self,
+        cells: pd.DataFrame,
+        rows: np.ndarray | None = None,
+        *,
+        batch_size: int = 64,
+        workers: int = 0,
+        reporter: Reporter | None = None,
+    ) -> np.ndarray:
         """The tuned network's pooled embedding before the head, ``[n, dim]`` (for maps)."""
         return self._run(cells, rows, "features", batch_size, workers, reporter)
 
@@ -134,8 +162,15 @@ class TrainedModel:
             self.net.save_pretrained(str(folder))  # adapter_config.json + adapter_model.safetensors
         else:
             save_model(self.net, str(folder / WEIGHTS_FILE))
-        write_json_atomic(folder / FIT_FILE, {"method": self.method.to_dict(), "geometry": self.geometry.to_dict(),
-                                              "record": self.record.to_dict(), "device": self.device})
+        write_json_atomic(
+            folder / FIT_FILE,
+            {
+                "method": self.method.to_dict(),
+                "geometry": self.geometry.to_dict(),
+                "record": self.record.to_dict(),
+                "device": self.device,
+            },
+        )
         return folder
 
     @classmethod
@@ -147,7 +182,9 @@ class TrainedModel:
         try:
             meta = json.loads((folder / FIT_FILE).read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
-            raise StorageError(f"{folder} does not hold a saved fit ({exc}).", "Train the fit again.") from exc
+            raise StorageError(
+                f"{folder} does not hold a saved fit ({exc}).", "Train the fit again."
+            ) from exc
         method = TrainMethod.from_dict(meta["method"])
         built: Built = build(method.replace(pretrained="none"), settings, for_training=False)
         net: nn.Module = built.net
@@ -159,6 +196,8 @@ class TrainedModel:
             else:
                 load_model(net, str(folder / WEIGHTS_FILE), strict=True)
         except (OSError, RuntimeError, ValueError, KeyError) as exc:
-            raise StorageError(f"The weights saved in {folder} do not load: {exc}", "Train the fit again.") from exc
+            raise StorageError(
+                f"The weights saved in {folder} do not load: {exc}", "Train the fit again."
+            ) from exc
         record = FitRecord(**meta["record"])
         return cls(method, net.to(device), Geometry(**meta["geometry"]), record, device)

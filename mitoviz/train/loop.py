@@ -65,8 +65,19 @@ def balanced_accuracy(labels: np.ndarray, logits: np.ndarray) -> float:
 class _Fit:
     """The state of one fit while it trains."""
 
-    def __init__(self, method: TrainMethod, built: Built, dataset: PatchSet, y: np.ndarray, train: np.ndarray,
-                 val: np.ndarray, seed: int, device: str, workers: int, fingerprint: str) -> None:
+    def __init__(
+        self,
+        method: TrainMethod,
+        built: Built,
+        dataset: PatchSet,
+        y: np.ndarray,
+        train: np.ndarray,
+        val: np.ndarray,
+        seed: int,
+        device: str,
+        workers: int,
+        fingerprint: str,
+    ) -> None:
         self.method, self.built, self.dataset, self.y = method, built, dataset, y
         self.fingerprint = fingerprint
         self.monitor = method.monitor if len(val) else "loss"  # no validation: training loss
@@ -78,19 +89,27 @@ class _Fit:
             if built.core.channels_last:
                 self.net.to(memory_format=torch.channels_last)
         self.items = Items()  # this epoch's draws; one persistent loader serves every epoch
-        self.train_loader = loader(dataset, self.items, method.batch_size, workers, persistent=True,
-                                   pin_memory=self.on_cuda)
+        self.train_loader = loader(
+            dataset, self.items, method.batch_size, workers, persistent=True, pin_memory=self.on_cuda
+        )
         self.draws, self.batches = steps_per_epoch(method.samples_per_epoch or len(train), method.batch_size)
         params = [p for p in self.net.parameters() if p.requires_grad]
         self.optimiser = torch.optim.AdamW(params, lr=method.lr, weight_decay=method.weight_decay)
-        self.scheduler: torch.optim.lr_scheduler.LRScheduler | torch.optim.lr_scheduler.ReduceLROnPlateau | None
+        self.scheduler: (
+            torch.optim.lr_scheduler.LRScheduler | torch.optim.lr_scheduler.ReduceLROnPlateau | None
+        )
         if method.scheduler == "onecycle":
             self.scheduler = torch.optim.lr_scheduler.OneCycleLR(
-                self.optimiser, max_lr=method.lr, total_steps=method.epochs * self.batches)
+                self.optimiser, max_lr=method.lr, total_steps=method.epochs * self.batches
+            )
         elif method.scheduler == "plateau":
             self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-                self.optimiser, mode="min" if self.monitor == "loss" else "max", factor=0.5, patience=3,
-                min_lr=1e-7)
+                self.optimiser,
+                mode="min" if self.monitor == "loss" else "max",
+                factor=0.5,
+                patience=3,
+                min_lr=1e-7,
+            )
         else:
             self.scheduler = None
         self.has_bn = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in self.net.modules())
@@ -110,21 +129,39 @@ class _Fit:
     def payload(self) -> dict:
         keep_optimiser = not self.finished
         return {
-            "fingerprint": self.fingerprint, "epoch": self.epoch, "step": self.step, "finished": self.finished, "stopped_early": self.stopped_early,
+            "fingerprint": self.fingerprint,
+            "epoch": self.epoch,
+            "step": self.step,
+            "finished": self.finished,
+            "stopped_early": self.stopped_early,
             "state": ckpt.mutable_state(self.net) if keep_optimiser else {},
             "optimiser": self.optimiser.state_dict() if keep_optimiser else {},
             "scheduler": self.scheduler.state_dict() if self.scheduler is not None and keep_optimiser else {},
-            "rng": ckpt.rng_states(self.device), "best": dict(self.best), "best_state": self.best_state,
-            "history": self.history, "loss_sum": self.loss_sum, "loss_batches": self.loss_batches,
-            "stain": list(self.stain), "seconds": self.seconds, "resumed": self.resumed,
+            "rng": ckpt.rng_states(self.device),
+            "best": dict(self.best),
+            "best_state": self.best_state,
+            "history": self.history,
+            "loss_sum": self.loss_sum,
+            "loss_batches": self.loss_batches,
+            "stain": list(self.stain),
+            "seconds": self.seconds,
+            "resumed": self.resumed,
         }
 
     def restore(self, state: dict) -> None:
         self.epoch, self.step = int(state["epoch"]), int(state["step"])
         self.finished, self.stopped_early = bool(state["finished"]), bool(state["stopped_early"])
-        self.best, self.best_state, self.history = dict(state["best"]), state["best_state"], list(state["history"])
+        self.best, self.best_state, self.history = (
+            dict(state["best"]),
+            state["best_state"],
+            list(state["history"]),
+        )
         self.loss_sum, self.loss_batches = float(state["loss_sum"]), int(state["loss_batches"])
-        self.stain, self.seconds, self.resumed = list(state["stain"]), float(state["seconds"]), int(state["resumed"]) + 1
+        self.stain, self.seconds, self.resumed = (
+            list(state["stain"]),
+            float(state["seconds"]),
+            int(state["resumed"]) + 1,
+        )
         if not self.finished:
             ckpt.load_mutable_state(self.net, state["state"])
             self.optimiser.load_state_dict(state["optimiser"])
@@ -177,9 +214,18 @@ class _Fit:
         if self.monitor == "loss":
             improved = loss < self.best["loss"]
         else:
-            improved = score > self.best["score"] or (score == self.best["score"] and loss < self.best["loss"])
-        self.history.append({"epoch": self.epoch + 1, "train_loss": self.loss_sum / max(1, self.loss_batches),
-                             "val_loss": loss, "val_score": score, "lr": self.optimiser.param_groups[0]["lr"]})
+            improved = score > self.best["score"] or (
+                score == self.best["score"] and loss < self.best["loss"]
+            )
+        self.history.append(
+            {
+                "epoch": self.epoch + 1,
+                "train_loss": self.loss_sum / max(1, self.loss_batches),
+                "val_loss": loss,
+                "val_score": score,
+                "lr": self.optimiser.param_groups[0]["lr"],
+            }
+        )
         if improved:
             self.best = {"epoch": self.epoch + 1, "loss": loss, "score": score}
             self.best_state = ckpt.mutable_state(self.net)
@@ -211,7 +257,11 @@ class _Fit:
                 for pixels, labels, outcome, _ in self.train_loader:
                     reporter.check()  # cancel within one batch
                     loss = self.train_batch(pixels, labels)
-                    self.loss_sum, self.loss_batches, self.step = self.loss_sum + loss, self.loss_batches + 1, self.step + 1
+                    self.loss_sum, self.loss_batches, self.step = (
+                        self.loss_sum + loss,
+                        self.loss_batches + 1,
+                        self.step + 1,
+                    )
                     self.stain[0] += int((outcome == STAIN_AUGMENTED).sum())
                     self.stain[1] += int((outcome == STAIN_PASSED).sum())
                     reporter.update(stage, self.epoch * self.batches + self.step, total, "batches")
@@ -259,16 +309,24 @@ def train_fit(
     settings = settings or load_settings()
     labels = np.asarray(labels)
     if len(labels) != len(cells):
-        raise SpecError(f"{len(labels)} labels for {len(cells)} cells.", "Pass one label per cell of the table.")
+        raise SpecError(
+            f"{len(labels)} labels for {len(cells)} cells.", "Pass one label per cell of the table."
+        )
     if seed < 0:
         raise SpecError(f"Seed {seed} is negative.", "Use seeds ≥ 0.")
     rows = np.asarray(rows, dtype=np.int64)
     ok, bad = readable(cells.iloc[rows])
-    notes = [f"{int((~ok).sum())} training cells skipped: image(s) cannot be read: {', '.join(bad[:3])}"] if bad else []
+    notes = (
+        [f"{int((~ok).sum())} training cells skipped: image(s) cannot be read: {', '.join(bad[:3])}"]
+        if bad
+        else []
+    )
     rows = rows[ok]
     y = (labels == 1).astype(np.int64)
     if not (y[rows] == 1).any() or not (y[rows] == 0).any():
-        raise BudgetError(f"{method.method_id} needs labelled training cells of both classes.", "Raise the label budget.")
+        raise BudgetError(
+            f"{method.method_id} needs labelled training cells of both classes.", "Raise the label budget."
+        )
     split = split_validation(cells["slide"].to_numpy()[rows], y[rows], method.val_fraction, seed)
     val = split.val
     if len(val) > method.val_max_cells:
@@ -289,7 +347,10 @@ def train_fit(
         fit = _Fit(method, built, dataset, y[rows], split.train, val, seed, device, workers, fingerprint)
         state, why = ckpt.load_state(checkpoint_dir)
         if state is not None and state.get("fingerprint") != fingerprint:
-            state, why = None, "checkpoint ignored: it belongs to another fit (method, seed, cells or labels differ)"
+            state, why = (
+                None,
+                "checkpoint ignored: it belongs to another fit (method, seed, cells or labels differ)",
+            )
         notes += [why] if why else []
         if state is not None:
             fit.restore(state)
@@ -299,13 +360,31 @@ def train_fit(
             fit.train_loader = None  # stops its persistent workers
             dataset.close()
     record = FitRecord(
-        method=method.method_id, kind=method.kind, encoder=method.encoder, seed=seed, init=built.init,
-        n_train=len(split.train), n_val=len(val), validation=split.by, monitor=fit.monitor,
-        trainable_params=built.trainable_params, total_params=built.total_params, epochs_run=fit.epoch,
-        best_epoch=int(fit.best["epoch"]), best_val_loss=float(fit.best["loss"]), best_val_score=float(fit.best["score"]),
-        stopped_early=fit.stopped_early, seconds=round(fit.seconds, 3), stain_augmented=fit.stain[0],
-        stain_passthrough=fit.stain[1], resumed=fit.resumed, notes=notes, history=fit.history,
+        method=method.method_id,
+        kind=method.kind,
+        encoder=method.encoder,
+        seed=seed,
+        init=built.init,
+        n_train=len(split.train),
+        n_val=len(val),
+        validation=split.by,
+        monitor=fit.monitor,
+        trainable_params=built.trainable_params,
+        total_params=built.total_params,
+        epochs_run=fit.epoch,
+        best_epoch=int(fit.best["epoch"]),
+        best_val_loss=float(fit.best["loss"]),
+        best_val_score=float(fit.best["score"]),
+        stopped_early=fit.stopped_early,
+        seconds=round(fit.seconds, 3),
+        stain_augmented=fit.stain[0],
+        stain_passthrough=fit.stain[1],
+        resumed=fit.resumed,
+        notes=notes,
+        history=fit.history,
     )
     if fit.stain[1]:
-        record.notes.append(f"stain augmentation passed {fit.stain[1]} patch(es) through unchanged (too little stain)")
+        record.notes.append(
+            f"stain augmentation passed {fit.stain[1]} patch(es) through unchanged (too little stain)"
+        )
     return TrainedModel(method, fit.net, geometry, record, device, val_rows=rows[val])

@@ -65,7 +65,12 @@ class TrainMethod:
     rotate_degrees: float = 0.0  # uniform in ±degrees, with probability rotate_p
     rotate_p: float = 0.5
     crop_scale: float = 1.0  # < 1: random-resized crop keeping at least this fraction of the area
-    color_jitter: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)  # brightness, contrast, saturation, hue
+    color_jitter: tuple[float, float, float, float] = (
+        0.0,
+        0.0,
+        0.0,
+        0.0,
+    )  # brightness, contrast, saturation, hue
     color_jitter_p: float = 0.5
     blur_p: float = 0.0  # Gaussian blur, kernel 5, sigma U(0.1, 1)
     stain: bool = False  # Macenko stain augmentation (torchstain), fitted per patch
@@ -88,7 +93,10 @@ class TrainMethod:
             (self.kind != "e2e" or not self.encoder, "the end-to-end CNN takes an arch, not an encoder"),
             (self.pretrained in ("auto", "none"), "pretrained must be 'auto' or 'none'"),
             (self.lora_recipe in LORA_RECIPES, f"lora_recipe must be one of {', '.join(LORA_RECIPES)}"),
-            (min(self.epochs, self.batch_size, self.input_size or 8, self.extent or 8) >= 1, "sizes must be ≥ 1"),
+            (
+                min(self.epochs, self.batch_size, self.input_size or 8, self.extent or 8) >= 1,
+                "sizes must be ≥ 1",
+            ),
             (self.samples_per_epoch is None or self.samples_per_epoch >= 2, "samples_per_epoch must be ≥ 2"),
             (self.lr > 0 and self.weight_decay >= 0, "lr must be > 0 and weight_decay ≥ 0"),
             (self.patience is None or self.patience >= 1, "patience must be ≥ 1 (or None)"),
@@ -97,10 +105,14 @@ class TrainMethod:
             (0 <= self.val_fraction < 1 and self.val_max_cells >= 2, "val_fraction must lie in [0, 1)"),
             (0 <= self.jitter <= 0.5, "jitter must lie in [0, 0.5]"),
             (0 < self.crop_scale <= 1, "crop_scale must lie in (0, 1]"),
-            (len(self.color_jitter) == 4 and min(self.color_jitter) >= 0 and self.color_jitter[3] <= 0.5,
-             "color_jitter is (brightness, contrast, saturation, hue ≤ 0.5), all ≥ 0"),
-            (all(0 <= p <= 1 for p in (self.rotate_p, self.color_jitter_p, self.blur_p, self.stain_p)),
-             "probabilities must lie in [0, 1]"),
+            (
+                len(self.color_jitter) == 4 and min(self.color_jitter) >= 0 and self.color_jitter[3] <= 0.5,
+                "color_jitter is (brightness, contrast, saturation, hue ≤ 0.5), all ≥ 0",
+            ),
+            (
+                all(0 <= p <= 1 for p in (self.rotate_p, self.color_jitter_p, self.blur_p, self.stain_p)),
+                "probabilities must lie in [0, 1]",
+            ),
             (self.stain_sigma1 >= 0 and self.stain_sigma2 >= 0, "stain sigmas must be ≥ 0"),
             (self.lora_r is None or self.lora_r >= 1, "lora_r must be ≥ 1"),
         ]
@@ -147,14 +159,18 @@ class TrainMethod:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise SpecError(f"Unknown trained-method settings: {', '.join(unknown)}.",
-                            f"Use {', '.join(sorted(known))} (and preset).")
+            raise SpecError(
+                f"Unknown trained-method settings: {', '.join(unknown)}.",
+                f"Use {', '.join(sorted(known))} (and preset).",
+            )
         if "color_jitter" in data:
             data["color_jitter"] = tuple(data["color_jitter"])
         if preset is None:
             if "kind" not in data:
-                raise SpecError("A trained method needs a kind or a preset.",
-                                f"Set kind to one of {', '.join(KINDS)}, or preset to one of {', '.join(PRESETS)}.")
+                raise SpecError(
+                    "A trained method needs a kind or a preset.",
+                    f"Set kind to one of {', '.join(KINDS)}, or preset to one of {', '.join(PRESETS)}.",
+                )
             return cls(**data)
         if preset not in PRESETS:
             raise SpecError(f"Unknown trained-method preset {preset!r}.", f"Use one of {', '.join(PRESETS)}.")
@@ -172,8 +188,12 @@ class TrainMethod:
     @classmethod
     def fmc_lora(cls, encoder: str, **changes: Any) -> TrainMethod:
         """FMC LoRA (r 16, alpha 16, dropout 0.1) with the one-cycle schedule of scripts 04/05."""
-        return cls(kind="lora", encoder=encoder, lora_recipe="fmc", **{**_FMC_TRAINING, "scheduler": "onecycle",
-                                                                      **changes})
+        return cls(
+            kind="lora",
+            encoder=encoder,
+            lora_recipe="fmc",
+            **{**_FMC_TRAINING, "scheduler": "onecycle", **changes},
+        )
 
     @classmethod
     def fmc_finetune(cls, encoder: str, **changes: Any) -> TrainMethod:
@@ -184,45 +204,90 @@ class TrainMethod:
     def amibr_lora(cls, encoder: str, **changes: Any) -> TrainMethod:
         """AMB LoRA (r 8, alpha 16, dropout 0.3): lr 5e-5, wd 1e-5, batch 8, plateau schedule,
         early stopping on validation balanced accuracy with patience 10."""
-        return cls(kind="lora", encoder=encoder, lora_recipe="amibr", **{**_AMB_TRAINING, **_AMB_LORA_AUG,
-                                                                         **changes})
+        return cls(
+            kind="lora", encoder=encoder, lora_recipe="amibr", **{**_AMB_TRAINING, **_AMB_LORA_AUG, **changes}
+        )
 
     @classmethod
     def amibr_e2e(cls, arch: str = "resnet50", **changes: Any) -> TrainMethod:
         """AMB end-to-end recipe (patience 15) on a torchvision ResNet (AMB used EfficientNetV2-M,
         Swin-B and ViT-L)."""
-        aug = {"hflip": False, "vflip": False, "rotate_degrees": 10.0, "rotate_p": 1.0, "crop_scale": 0.8,
-               "color_jitter": (0.2, 0.2, 0.2, 0.1), "color_jitter_p": 1.0}
-        return cls(kind="e2e", arch=arch or "resnet50", **{**_AMB_TRAINING, "input_size": 224, "patience": 15, **aug,
-                                                           **changes})
+        aug = {
+            "hflip": False,
+            "vflip": False,
+            "rotate_degrees": 10.0,
+            "rotate_p": 1.0,
+            "crop_scale": 0.8,
+            "color_jitter": (0.2, 0.2, 0.2, 0.1),
+            "color_jitter_p": 1.0,
+        }
+        return cls(
+            kind="e2e",
+            arch=arch or "resnet50",
+            **{**_AMB_TRAINING, "input_size": 224, "patience": 15, **aug, **changes},
+        )
 
     @classmethod
     def cpu_cnn(cls, **changes: Any) -> TrainMethod:
         """The demo's CNN: small-cnn at 32 px on 64 px around the cell, 4 × 64 draws, batch 32,
         lr 1e-3, random init; one fit takes about a second on 2 CPU cores (bench/bench_lora.py)."""
-        demo = {"arch": "small-cnn", "pretrained": "none", "input_size": 32, "extent": 64, "epochs": 4,
-                "samples_per_epoch": 64, "batch_size": 32, "lr": 1e-3, "patience": 4, "rot90": True,
-                "val_max_cells": 256, "bn_cells": 256}
+        demo = {
+            "arch": "small-cnn",
+            "pretrained": "none",
+            "input_size": 32,
+            "extent": 64,
+            "epochs": 4,
+            "samples_per_epoch": 64,
+            "batch_size": 32,
+            "lr": 1e-3,
+            "patience": 4,
+            "rot90": True,
+            "val_max_cells": 256,
+            "bn_cells": 256,
+        }
         return cls(kind="e2e", **{**demo, **changes})
 
 
 _ZERO_IS_NONE = ("samples_per_epoch", "patience", "input_size", "extent")
 _FMC_TRAINING: dict[str, Any] = {
-    "epochs": 100, "samples_per_epoch": 1280, "batch_size": 16, "lr": 1e-4, "weight_decay": 0.0,
-    "patience": 20, "monitor": "loss", "jitter": 0.1,
+    "epochs": 100,
+    "samples_per_epoch": 1280,
+    "batch_size": 16,
+    "lr": 1e-4,
+    "weight_decay": 0.0,
+    "patience": 20,
+    "monitor": "loss",
+    "jitter": 0.1,
     # FMC create_dataloaders: ColorJitter 0.1 (p 0.5), blur (p 0.1), both flips, rotation ±180° (p 0.5)
-    "color_jitter": (0.1, 0.1, 0.1, 0.1), "color_jitter_p": 0.5, "blur_p": 0.1, "hflip": True, "vflip": True,
-    "rotate_degrees": 180.0, "rotate_p": 0.5,
+    "color_jitter": (0.1, 0.1, 0.1, 0.1),
+    "color_jitter_p": 0.5,
+    "blur_p": 0.1,
+    "hflip": True,
+    "vflip": True,
+    "rotate_degrees": 180.0,
+    "rotate_p": 0.5,
 }
 _AMB_TRAINING: dict[str, Any] = {
-    "epochs": 100, "samples_per_epoch": None, "batch_size": 8, "lr": 5e-5, "weight_decay": 1e-5,
-    "patience": 10, "monitor": "balanced_accuracy", "scheduler": "plateau", "jitter": 0.0,
+    "epochs": 100,
+    "samples_per_epoch": None,
+    "batch_size": 8,
+    "lr": 5e-5,
+    "weight_decay": 1e-5,
+    "patience": 10,
+    "monitor": "balanced_accuracy",
+    "scheduler": "plateau",
+    "jitter": 0.0,
 }
 # AMB LoRA (UNI, GigaPath, H-optimus-0): RandomResizedCrop(224), horizontal flip, rotation 15°,
 # ColorJitter(0.2, 0.2)
 _AMB_LORA_AUG: dict[str, Any] = {
-    "hflip": True, "vflip": False, "rotate_degrees": 15.0, "rotate_p": 1.0, "crop_scale": 0.08,
-    "color_jitter": (0.2, 0.2, 0.0, 0.0), "color_jitter_p": 1.0,
+    "hflip": True,
+    "vflip": False,
+    "rotate_degrees": 15.0,
+    "rotate_p": 1.0,
+    "crop_scale": 0.08,
+    "color_jitter": (0.2, 0.2, 0.0, 0.0),
+    "color_jitter_p": 1.0,
 }
 
 CNN_PRESETS = ("fmc-cnn", "amibr-e2e", "cpu-cnn")

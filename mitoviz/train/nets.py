@@ -51,7 +51,11 @@ class SmallCNN(nn.Module):
         channels = 3
         for i in range(4):
             out = width * 2**i
-            layers += [nn.Conv2d(channels, out, 3, padding=1, bias=False), nn.BatchNorm2d(out), nn.ReLU(inplace=True)]
+            layers += [
+                nn.Conv2d(channels, out, 3, padding=1, bias=False),
+                nn.BatchNorm2d(out),
+                nn.ReLU(inplace=True),
+            ]
             if i < 3:
                 layers.append(nn.MaxPool2d(2))
             channels = out
@@ -66,8 +70,13 @@ class Net(nn.Module):
     """uint8 patches ``[B, S, S, 3]`` → one logit per patch; :meth:`embed` gives the pooled vector."""
 
     def __init__(
-        self, body: nn.Module, dim: int, mean: tuple[float, ...], std: tuple[float, ...],
-        pool: Callable[[torch.Tensor], torch.Tensor] | None = None, channels_last: bool = False,
+        self,
+        body: nn.Module,
+        dim: int,
+        mean: tuple[float, ...],
+        std: tuple[float, ...],
+        pool: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        channels_last: bool = False,
     ) -> None:
         super().__init__()
         self.body = body
@@ -149,8 +158,10 @@ def build_cnn(arch: str, weights_file: Path | None = None) -> tuple[Net, str]:
         try:
             body.load_state_dict(load_imagenet_state(weights_file), strict=True)
         except RuntimeError as exc:
-            raise WeightsError(f"{weights_file} does not fit torchvision's {arch}: {exc}",
-                               f"Use the ImageNet file torchvision publishes for {arch}.") from exc
+            raise WeightsError(
+                f"{weights_file} does not fit torchvision's {arch}: {exc}",
+                f"Use the ImageNet file torchvision publishes for {arch}.",
+            ) from exc
         init = "imagenet"
     dim = body.fc.in_features
     body.fc = nn.Identity()
@@ -165,8 +176,14 @@ def build_encoder_net(name: str, settings: Settings | None) -> tuple[Net, str, i
     encoder = create_encoder(spec, settings, device="cpu")
     init = "weights" if spec.needs_weights else "random-init"
     # The Encoder module stays frozen in eval mode by design; train its backbone under a Net instead.
-    net = Net(encoder.backbone, encoder.dim, spec.mean, spec.std, pool=encoder.pool,
-              channels_last=spec.channels_last)
+    net = Net(
+        encoder.backbone,
+        encoder.dim,
+        spec.mean,
+        spec.std,
+        pool=encoder.pool,
+        channels_last=spec.channels_last,
+    )
     return net, init, spec.input_size
 
 
@@ -182,10 +199,18 @@ def wrap_lora(net: Net, r: int, alpha: int, dropout: float, name: str) -> nn.Mod
 
     targets = lora_targets(net)
     if not targets:
-        raise SpecError(f"{name} has no transformer blocks for LoRA (no attention or MLP linears in numbered blocks).",
-                        "Use LoRA on a ViT encoder, or full fine-tuning for CNN encoders.")
-    config = LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, bias="none", target_modules=LORA_TARGETS,
-                        modules_to_save=["head"])
+        raise SpecError(
+            f"{name} has no transformer blocks for LoRA (no attention or MLP linears in numbered blocks).",
+            "Use LoRA on a ViT encoder, or full fine-tuning for CNN encoders.",
+        )
+    config = LoraConfig(
+        r=r,
+        lora_alpha=alpha,
+        lora_dropout=dropout,
+        bias="none",
+        target_modules=LORA_TARGETS,
+        modules_to_save=["head"],
+    )
     peft_net = get_peft_model(net, config)
     touched = [n for n in peft_net.targeted_module_names if _EMBEDDING_NAMES.search(n)]
     if touched:  # the pattern is meant to make this impossible; keep the promise checked
@@ -212,8 +237,13 @@ def count_params(net: nn.Module) -> tuple[int, int]:
     return trainable, total
 
 
-def build(method: TrainMethod, settings: Settings | None = None, *, weights_file: Path | None = None,
-          for_training: bool = True) -> Built:
+def build(
+    method: TrainMethod,
+    settings: Settings | None = None,
+    *,
+    weights_file: Path | None = None,
+    for_training: bool = True,
+) -> Built:
     """The network for ``method`` on the CPU, seeded by the caller's torch RNG.
 
     ``for_training=False`` leaves LoRA out (a saved adapter is loaded onto the bare net instead).
@@ -224,8 +254,10 @@ def build(method: TrainMethod, settings: Settings | None = None, *, weights_file
     else:
         net, init, input_size = build_encoder_net(method.encoder, settings)
         if method.input_size not in (None, input_size):
-            raise SpecError(f"{method.encoder} takes {input_size} px patches, not {method.input_size}.",
-                            "Leave input_size out for LoRA and fine-tuning (use extent for the field of view).")
+            raise SpecError(
+                f"{method.encoder} takes {input_size} px patches, not {method.input_size}.",
+                "Leave input_size out for LoRA and fine-tuning (use extent for the field of view).",
+            )
         if method.kind == "finetune":
             for p in net.parameters():
                 p.requires_grad_(True)

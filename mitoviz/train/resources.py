@@ -58,9 +58,20 @@ class FitEstimate:
 
 
 def estimate_fit(
-    *, kind: str, params: float, trainable: float, input_size: int, batch_size: int, samples: int,
-    device: str, eval_samples: int = 0, width: int | None = None, architecture: str = "vit", patch: int = 16,
-    cpu_cores: int = 2, name: str = "",
+    *,
+    kind: str,
+    params: float,
+    trainable: float,
+    input_size: int,
+    batch_size: int,
+    samples: int,
+    device: str,
+    eval_samples: int = 0,
+    width: int | None = None,
+    architecture: str = "vit",
+    patch: int = 16,
+    cpu_cores: int = 2,
+    name: str = "",
 ) -> FitEstimate:
     """Time and memory of one fit: ``samples`` training draws in all, ``eval_samples`` forward-only
     passes in all (validation, BatchNorm). ``width`` is a ViT's embedding width D; ``architecture``
@@ -82,20 +93,27 @@ def estimate_fit(
         activations = (depth * 4 * d * tokens + block) if checkpointing else depth * block
     else:
         activations = CNN_BYTES_PER_GFLOP * forward / 1e9
-    memory = 4 * params + 12 * trainable + batch_size * activations * act_scale + (CUDA_OVERHEAD if gpu else 0.0)
+    memory = (
+        4 * params + 12 * trainable + batch_size * activations * act_scale + (CUDA_OVERHEAD if gpu else 0.0)
+    )
     warning = cpu_warning(kind, params, device, seconds, name)
     return FitEstimate(seconds, memory / 1e9, device, flops, warning)
 
 
-def cpu_warning(kind: str, params: float, device: str, seconds: float | None = None, name: str = "") -> str | None:
+def cpu_warning(
+    kind: str, params: float, device: str, seconds: float | None = None, name: str = ""
+) -> str | None:
     """A plain warning when LoRA or fine-tuning of a large ViT (> 100 M parameters) is asked of a CPU."""
     if device.startswith("cuda") or kind == "e2e" or params <= LARGE_VIT:
         return None
     what = "LoRA" if kind == "lora" else "Full fine-tuning"
     took = f" (about {seconds / 3600:.0f} h per fit)" if seconds else ""
-    return (f"{what} of {name or 'this encoder'} ({params / 1e6:.0f} M parameters) on a CPU is impractical{took}. "
-            "Run it on a GPU (device cuda, or a Dask cluster whose workers declare a GPU resource), or pick a "
-            "smaller encoder.")
+    return (
+        f"{what} of {name or 'this encoder'} ({params / 1e6:.0f} M parameters) on a CPU is impractical"
+        f"{took}. "
+        "Run it on a GPU (device cuda, or a Dask cluster whose workers declare a GPU resource), or pick a "
+        "smaller encoder."
+    )
 
 
 def method_size(method: TrainMethod, settings: Settings | None = None) -> tuple[float, float, int, str, int]:
@@ -118,15 +136,25 @@ def method_size(method: TrainMethod, settings: Settings | None = None) -> tuple[
     return params, trainable, width, architecture, method.input_size or spec.input_size
 
 
-def estimate_method(method: TrainMethod, n_train: int, device: str, settings: Settings | None = None,
-                    cpu_cores: int = 2) -> FitEstimate:
+def estimate_method(
+    method: TrainMethod, n_train: int, device: str, settings: Settings | None = None, cpu_cores: int = 2
+) -> FitEstimate:
     """:func:`estimate_fit` for one fit of ``method`` on ``n_train`` labelled cells, all epochs run."""
     params, trainable, width, architecture, input_size = method_size(method, settings)
     per_epoch = method.samples_per_epoch or n_train
     val = min(method.val_max_cells, round(method.val_fraction * n_train))
     bn = min(method.bn_cells, n_train) if architecture == "cnn" else 0
     return estimate_fit(
-        kind=method.kind, params=params, trainable=trainable, input_size=input_size,
-        batch_size=method.batch_size, samples=method.epochs * per_epoch, eval_samples=method.epochs * (val + bn),
-        device=device, width=width, architecture=architecture, cpu_cores=cpu_cores, name=method.encoder or method.arch,
+        kind=method.kind,
+        params=params,
+        trainable=trainable,
+        input_size=input_size,
+        batch_size=method.batch_size,
+        samples=method.epochs * per_epoch,
+        eval_samples=method.epochs * (val + bn),
+        device=device,
+        width=width,
+        architecture=architecture,
+        cpu_cores=cpu_cores,
+        name=method.encoder or method.arch,
     )

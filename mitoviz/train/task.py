@@ -42,15 +42,22 @@ class FitJob:
 
     def subset(self) -> FitJob:
         """The same job on only the cells it touches (what a cluster task is sent)."""
-        parts = [self.train_rows, self.predict_rows] + ([self.feature_rows] if self.feature_rows is not None else [])
+        parts = [self.train_rows, self.predict_rows] + (
+            [self.feature_rows] if self.feature_rows is not None else []
+        )
         needed = np.unique(np.concatenate([np.asarray(p, dtype=np.int64) for p in parts]))
 
         def remap(rows: np.ndarray | None) -> np.ndarray | None:
             return None if rows is None else np.searchsorted(needed, np.asarray(rows, dtype=np.int64))
 
-        return replace(self, cells=self.cells.iloc[needed].reset_index(drop=True), labels=np.asarray(self.labels)[needed],
-                       train_rows=remap(self.train_rows), predict_rows=remap(self.predict_rows),
-                       feature_rows=remap(self.feature_rows))
+        return replace(
+            self,
+            cells=self.cells.iloc[needed].reset_index(drop=True),
+            labels=np.asarray(self.labels)[needed],
+            train_rows=remap(self.train_rows),
+            predict_rows=remap(self.predict_rows),
+            feature_rows=remap(self.feature_rows),
+        )
 
 
 @dataclass
@@ -61,8 +68,9 @@ class FitOutcome:
     model_dir: Path | None
 
 
-def run_fit(job: FitJob, reporter: Reporter | None = None, device: str = "cpu",
-            settings: Settings | None = None) -> FitOutcome:
+def run_fit(
+    job: FitJob, reporter: Reporter | None = None, device: str = "cpu", settings: Settings | None = None
+) -> FitOutcome:
     """Train (resuming from ``folder/checkpoint`` when there is one), save, predict, give features."""
     reporter = reporter or Reporter()
     notes = []
@@ -71,9 +79,18 @@ def run_fit(job: FitJob, reporter: Reporter | None = None, device: str = "cpu",
         workers = 0  # a daemonic process (a Dask nanny's worker) may not start DataLoader workers
         notes.append("DataLoader workers off: daemonic worker process (set distributed.worker.daemon: false)")
     model = train_fit(
-        job.method, job.cells, job.train_rows, job.labels, seed=job.seed, patch=job.patch,
-        checkpoint_dir=job.folder / CHECKPOINT_DIR if job.folder else None, reporter=reporter, device=device,
-        settings=settings, workers=workers, checkpoint_seconds=job.checkpoint_seconds,
+        job.method,
+        job.cells,
+        job.train_rows,
+        job.labels,
+        seed=job.seed,
+        patch=job.patch,
+        checkpoint_dir=job.folder / CHECKPOINT_DIR if job.folder else None,
+        reporter=reporter,
+        device=device,
+        settings=settings,
+        workers=workers,
+        checkpoint_seconds=job.checkpoint_seconds,
     )
     model.record.notes += notes
     model_dir = model.save(job.folder / MODEL_DIR) if job.folder else None
@@ -81,6 +98,7 @@ def run_fit(job: FitJob, reporter: Reporter | None = None, device: str = "cpu",
     probs = model.predict(job.cells, job.predict_rows, batch_size=batch, workers=workers, reporter=reporter)
     features = None
     if job.feature_rows is not None:
-        features = model.features(job.cells, job.feature_rows, batch_size=batch, workers=workers,
-                                  reporter=reporter)
+        features = model.features(
+            job.cells, job.feature_rows, batch_size=batch, workers=workers, reporter=reporter
+        )
     return FitOutcome(model.record, probs, features, model_dir)

@@ -38,9 +38,17 @@ def main(argv: list[str]) -> None:
     register_tiny_vit()
     cells = pd.read_csv(cells_csv)
     out_dir = Path(out)
-    model = train_fit(TrainMethod.from_dict(json.loads(method_json)), cells, np.arange(len(cells)), positives(cells),
-                      seed=int(seed), checkpoint_dir=out_dir / "checkpoint", reporter=SlowReporter(float(delay)),
-                      checkpoint_seconds=0, workers=0)
+    model = train_fit(
+        TrainMethod.from_dict(json.loads(method_json)),
+        cells,
+        np.arange(len(cells)),
+        positives(cells),
+        seed=int(seed),
+        checkpoint_dir=out_dir / "checkpoint",
+        reporter=SlowReporter(float(delay)),
+        checkpoint_seconds=0,
+        workers=0,
+    )
     model.save(out_dir / "model")
     np.save(out_dir / "probs.npy", model.predict(cells))
 

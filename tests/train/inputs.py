@@ -29,15 +29,29 @@ def write_slides(folder: Path, n_slides: int = 6, per_slide: int = 12, seed: int
     folder.mkdir(parents=True, exist_ok=True)
     rows = []
     for s in range(n_slides):
-        image = np.stack([rng.integers(200, 240, (SLIDE_PX, SLIDE_PX)), rng.integers(140, 190, (SLIDE_PX, SLIDE_PX)),
-                          rng.integers(190, 230, (SLIDE_PX, SLIDE_PX))], axis=-1).astype(np.uint8)
+        image = np.stack(
+            [
+                rng.integers(200, 240, (SLIDE_PX, SLIDE_PX)),
+                rng.integers(140, 190, (SLIDE_PX, SLIDE_PX)),
+                rng.integers(190, 230, (SLIDE_PX, SLIDE_PX)),
+            ],
+            axis=-1,
+        ).astype(np.uint8)
         path = folder / f"slide{s}.png"
         for i in range(per_slide):
             x, y = (int(v) for v in rng.integers(20, SLIDE_PX - 20, 2))
             label = "mitotic figure" if (i + s) % 2 == 0 else "imposter"
             _paint(image, x, y, label == "mitotic figure", rng)
-            rows.append({"cell_id": f"s{s}-{i}", "image": str(path), "x": float(x), "y": float(y),
-                         "slide": f"slide{s}", "label": label})
+            rows.append(
+                {
+                    "cell_id": f"s{s}-{i}",
+                    "image": str(path),
+                    "x": float(x),
+                    "y": float(y),
+                    "slide": f"slide{s}",
+                    "label": label,
+                }
+            )
         Image.fromarray(image).save(path)
     return pd.DataFrame(rows)
 
@@ -61,11 +75,30 @@ def register_tiny_vit() -> str:
     """A 2-block, 32-wide timm ViT at 32 px with 8 px patches, registered under TINY_VIT."""
     from mitoviz.encoders import EncoderSpec, register
 
-    register(EncoderSpec(
-        name=TINY_VIT, title="Tiny test ViT", family="random baseline", library="timm",
-        arch="vit_tiny_patch16_224",
-        kwargs={"num_classes": 0, "img_size": 32, "patch_size": 8, "depth": 2, "embed_dim": 32, "num_heads": 2},
-        input_size=32, dim=32, params_m=0.03, pooling="cls", prefix_tokens=1, needs_weights=False, seed=0,
-        licence="none (no weights)",
-    ), overwrite=True)
+    register(
+        EncoderSpec(
+            name=TINY_VIT,
+            title="Tiny test ViT",
+            family="random baseline",
+            library="timm",
+            arch="vit_tiny_patch16_224",
+            kwargs={
+                "num_classes": 0,
+                "img_size": 32,
+                "patch_size": 8,
+                "depth": 2,
+                "embed_dim": 32,
+                "num_heads": 2,
+            },
+            input_size=32,
+            dim=32,
+            params_m=0.03,
+            pooling="cls",
+            prefix_tokens=1,
+            needs_weights=False,
+            seed=0,
+            licence="none (no weights)",
+        ),
+        overwrite=True,
+    )
     return TINY_VIT

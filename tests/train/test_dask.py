@@ -16,16 +16,29 @@ from .inputs import positives
 def client():
     from distributed import Client, LocalCluster
 
-    with LocalCluster(processes=False, n_workers=1, threads_per_worker=1, resources={"GPU": 1},
-                      dashboard_address=None) as cluster, Client(cluster) as client:
+    with (
+        LocalCluster(
+            processes=False, n_workers=1, threads_per_worker=1, resources={"GPU": 1}, dashboard_address=None
+        ) as cluster,
+        Client(cluster) as client,
+    ):
         yield client
 
 
 def _job(cells, folder, **changes):
     train = np.flatnonzero(cells["slide"].isin(["slide0", "slide2", "slide3", "slide5"]).to_numpy())
     test = np.setdiff1d(np.arange(len(cells)), train)
-    return FitJob(TrainMethod.cpu_cnn(**changes), cells, train, positives(cells), test, seed=4, folder=folder,
-                  feature_rows=test[:6], workers=0)
+    return FitJob(
+        TrainMethod.cpu_cnn(**changes),
+        cells,
+        train,
+        positives(cells),
+        test,
+        seed=4,
+        folder=folder,
+        feature_rows=test[:6],
+        workers=0,
+    )
 
 
 def test_a_dask_fit_gives_the_local_predictions_and_streams_progress(client, slide_cells, tmp_path):

@@ -30,7 +30,9 @@ def test_too_few_slides_fall_back_to_cells_with_a_note():
     split = split_validation(slides, labels, 0.2, 0)
     assert split.by == "cell" and "only 2 training slide" in split.note
     assert set(labels[split.val]) == {0, 1} and len(split.val) == 4
-    one_class_slides = split_validation(np.repeat(["a", "b", "c", "d"], 5), np.repeat([0, 0, 0, 1], 5), 0.2, 0)
+    one_class_slides = split_validation(
+        np.repeat(["a", "b", "c", "d"], 5), np.repeat([0, 0, 0, 1], 5), 0.2, 0
+    )
     assert one_class_slides.by == "cell" and "both classes" in one_class_slides.note
     assert split_validation(slides, labels, 0.0, 0).by == "none"
 
@@ -51,11 +53,16 @@ def test_stain_augmentation_passes_blank_patches_through_and_counts_them():
     out, outcome = augment(blank, 32, method, np.random.default_rng(0), stain)
     assert outcome == STAIN_PASSED and out.shape == (32, 32, 3)
     rng = np.random.default_rng(1)
-    tissue = np.stack([rng.integers(60, 200, (40, 40)), rng.integers(20, 150, (40, 40)),
-                       rng.integers(100, 220, (40, 40))], -1).astype(np.uint8)
-    a, outcome = augment(tissue, 32, method.replace(hflip=False, vflip=False, rot90=False),
-                         np.random.default_rng(2), stain)
-    b, _ = augment(tissue, 32, method.replace(hflip=False, vflip=False, rot90=False), np.random.default_rng(2), stain)
+    tissue = np.stack(
+        [rng.integers(60, 200, (40, 40)), rng.integers(20, 150, (40, 40)), rng.integers(100, 220, (40, 40))],
+        -1,
+    ).astype(np.uint8)
+    a, outcome = augment(
+        tissue, 32, method.replace(hflip=False, vflip=False, rot90=False), np.random.default_rng(2), stain
+    )
+    b, _ = augment(
+        tissue, 32, method.replace(hflip=False, vflip=False, rot90=False), np.random.default_rng(2), stain
+    )
     assert outcome == STAIN_AUGMENTED and torch.equal(a, b)  # seeded: the same sample twice
     assert not torch.equal(a, torch.from_numpy(tissue[4:36, 4:36].copy()))
     _, not_drawn = augment(tissue, 32, method.replace(stain_p=0.0), np.random.default_rng(2), stain)
@@ -63,8 +70,9 @@ def test_stain_augmentation_passes_blank_patches_through_and_counts_them():
 
 
 def test_augmented_samples_depend_only_on_the_key(slide_cells, tmp_path):
-    method = TrainMethod.fmc_cnn("resnet18", rotate_degrees=30, crop_scale=0.5, blur_p=0.5, color_jitter_p=1.0,
-                                 stain=True)
+    method = TrainMethod.fmc_cnn(
+        "resnet18", rotate_degrees=30, crop_scale=0.5, blur_p=0.5, color_jitter_p=1.0, stain=True
+    )
     cells = write_pyramid(tmp_path / "slide.tiff", slide_cells)  # read through OpenSlide
     dataset = PatchSet(cells, positives(cells), Geometry(48, 32, 0.1), method, seed=4)
     first = dataset[(3, 1, 17)]

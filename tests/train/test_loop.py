@@ -22,8 +22,18 @@ def _rows(cells, train=True):
 
 
 def _tiny_lora(tiny_vit, **changes):
-    return TrainMethod.fmc_lora(tiny_vit, **{"extent": 48, "epochs": 2, "samples_per_epoch": 32, "batch_size": 16,
-                                             "lr": 3e-3, "scheduler": "none", **changes})
+    return TrainMethod.fmc_lora(
+        tiny_vit,
+        **{
+            "extent": 48,
+            "epochs": 2,
+            "samples_per_epoch": 32,
+            "batch_size": 16,
+            "lr": 3e-3,
+            "scheduler": "none",
+            **changes,
+        },
+    )
 
 
 @pytest.fixture(scope="module")
@@ -35,11 +45,18 @@ def test_cpu_cnn_learns_the_easy_task_and_records_the_fit(slide_cells):
     y = positives(slide_cells)
     model = train_fit(TrainMethod.cpu_cnn(epochs=6), slide_cells, _rows(slide_cells), y, seed=0)
     r = model.record
-    assert (r.method, r.kind, r.init, r.validation, r.monitor) == ("e2e-small-cnn", "e2e", "random", "slide", "loss")
+    assert (r.method, r.kind, r.init, r.validation, r.monitor) == (
+        "e2e-small-cnn",
+        "e2e",
+        "random",
+        "slide",
+        "loss",
+    )
     assert r.n_train + r.n_val == 48 and r.n_val > 0 and 1 <= r.best_epoch <= r.epochs_run <= 6
     assert r.trainable_params == r.total_params > 0 and r.seconds > 0 and len(r.history) == r.epochs_run
-    assert not set(slide_cells["slide"].iloc[model.val_rows]) & set(slide_cells["slide"].iloc[
-        np.setdiff1d(_rows(slide_cells), model.val_rows)])
+    assert not set(slide_cells["slide"].iloc[model.val_rows]) & set(
+        slide_cells["slide"].iloc[np.setdiff1d(_rows(slide_cells), model.val_rows)]
+    )
     test = _rows(slide_cells, train=False)
     probs = model.predict(slide_cells, test, batch_size=7)
     assert probs.shape == (24,) and ((probs >= 0) & (probs <= 1)).all()
@@ -67,12 +84,19 @@ def test_lora_trains_only_adapters_and_head_and_leaves_every_base_weight_bit_ide
 
 def test_saved_adapter_is_alone_and_reloads_to_identical_predictions(lora_fit, slide_cells, tmp_path):
     folder = lora_fit.save(tmp_path / "fit")
-    assert {"adapter_config.json", "adapter_model.safetensors", "fit.json"} <= {p.name for p in folder.iterdir()}
+    assert {"adapter_config.json", "adapter_model.safetensors", "fit.json"} <= {
+        p.name for p in folder.iterdir()
+    }
     with safe_open(folder / "adapter_model.safetensors", "pt") as f:
         keys = list(f.keys())
     assert keys and all("lora_" in k or "head" in k for k in keys)
     config = json.loads((folder / "adapter_config.json").read_text())
-    assert (config["r"], config["lora_alpha"], config["lora_dropout"], config["bias"]) == (16, 16, 0.1, "none")
+    assert (config["r"], config["lora_alpha"], config["lora_dropout"], config["bias"]) == (
+        16,
+        16,
+        0.1,
+        "none",
+    )
     again = TrainedModel.load(folder)
     test = _rows(slide_cells, train=False)
     assert np.array_equal(again.predict(slide_cells, test), lora_fit.predict(slide_cells, test))
@@ -82,8 +106,11 @@ def test_saved_adapter_is_alone_and_reloads_to_identical_predictions(lora_fit, s
 
 @pytest.mark.parametrize("kind", ["finetune", "e2e"])
 def test_full_weights_save_as_safetensors_and_reload(kind, slide_cells, tiny_vit, tmp_path):
-    method = (TrainMethod.fmc_finetune(tiny_vit, extent=48, epochs=1, samples_per_epoch=32) if kind == "finetune"
-              else TrainMethod.cpu_cnn(epochs=1))
+    method = (
+        TrainMethod.fmc_finetune(tiny_vit, extent=48, epochs=1, samples_per_epoch=32)
+        if kind == "finetune"
+        else TrainMethod.cpu_cnn(epochs=1)
+    )
     model = train_fit(method, slide_cells, _rows(slide_cells), positives(slide_cells), seed=1)
     assert model.record.trainable_params == model.record.total_params
     again = TrainedModel.load(model.save(tmp_path / kind))
@@ -95,24 +122,42 @@ def test_full_weights_save_as_safetensors_and_reload(kind, slide_cells, tiny_vit
 def test_cancel_stops_within_one_batch_and_keeps_a_checkpoint(slide_cells, tmp_path):
     reporter = RecordingReporter(cancel_after=3)  # cancelled once three batches have reported
     with pytest.raises(Cancelled):
-        train_fit(TrainMethod.cpu_cnn(batch_size=8), slide_cells, _rows(slide_cells), positives(slide_cells),
-                  checkpoint_dir=tmp_path, reporter=reporter, checkpoint_seconds=3600)
+        train_fit(
+            TrainMethod.cpu_cnn(batch_size=8),
+            slide_cells,
+            _rows(slide_cells),
+            positives(slide_cells),
+            checkpoint_dir=tmp_path,
+            reporter=reporter,
+            checkpoint_seconds=3600,
+        )
     assert [u[1] for u in reporter.updates] == [1, 2, 3]  # no fourth batch ran
     state, _ = load_state(tmp_path)
     assert (state["epoch"], state["step"], state["finished"]) == (0, 3, False)
 
 
 def test_resume_after_cancel_gives_the_uninterrupted_weights_with_any_worker_count(slide_cells, tmp_path):
-    method = TrainMethod.cpu_cnn(epochs=3, stain=True, rotate_degrees=20, color_jitter=(0.1, 0.1, 0.1, 0.05),
-                                 blur_p=0.2, crop_scale=0.6)
+    method = TrainMethod.cpu_cnn(
+        epochs=3,
+        stain=True,
+        rotate_degrees=20,
+        color_jitter=(0.1, 0.1, 0.1, 0.05),
+        blur_p=0.2,
+        crop_scale=0.6,
+    )
     args = (method, slide_cells, _rows(slide_cells), positives(slide_cells))
     whole = train_fit(*args, seed=5)
     # two batches an epoch: cancelled first at the end of epoch 1 (inside the BatchNorm update), then
     # in the middle of epoch 3, then resumed to the end with DataLoader workers
     for cancel_after, where in ((2, (0, 2)), (3, (2, 1))):
         with pytest.raises(Cancelled):
-            train_fit(*args, seed=5, checkpoint_dir=tmp_path, reporter=RecordingReporter(cancel_after=cancel_after),
-                      checkpoint_seconds=3600)
+            train_fit(
+                *args,
+                seed=5,
+                checkpoint_dir=tmp_path,
+                reporter=RecordingReporter(cancel_after=cancel_after),
+                checkpoint_seconds=3600,
+            )
         state, _ = load_state(tmp_path)
         assert (state["epoch"], state["step"]) == where
     resumed = train_fit(*args, seed=5, checkpoint_dir=tmp_path, workers=2)
@@ -140,7 +185,9 @@ def test_early_stopping_restores_the_best_epoch(slide_cells):
     assert r.best_val_loss == min(losses) < losses[-1]
     probs = torch.as_tensor(model.predict(slide_cells, model.val_rows), dtype=torch.float64)
     y = torch.as_tensor(positives(slide_cells)[model.val_rows], dtype=torch.float64)
-    assert torch.nn.functional.binary_cross_entropy(probs, y).item() == pytest.approx(r.best_val_loss, abs=1e-5)
+    assert torch.nn.functional.binary_cross_entropy(probs, y).item() == pytest.approx(
+        r.best_val_loss, abs=1e-5
+    )
 
 
 def test_one_class_budget_is_refused(slide_cells):

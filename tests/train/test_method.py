@@ -9,9 +9,21 @@ def test_published_lora_recipes():
     assert LORA_RECIPES == {"fmc": (16, 16, 0.1), "amibr": (8, 16, 0.3)}
     fmc, amb = TrainMethod.fmc_lora("uni"), TrainMethod.amibr_lora("uni")
     assert fmc.lora == (16, 16, 0.1) and amb.lora == (8, 16, 0.3)
-    assert (fmc.lr, fmc.batch_size, fmc.epochs, fmc.samples_per_epoch, fmc.weight_decay) == (1e-4, 16, 100, 1280, 0.0)
+    assert (fmc.lr, fmc.batch_size, fmc.epochs, fmc.samples_per_epoch, fmc.weight_decay) == (
+        1e-4,
+        16,
+        100,
+        1280,
+        0.0,
+    )
     assert (amb.lr, amb.batch_size, amb.weight_decay, amb.patience, amb.monitor, amb.scheduler) == (
-        5e-5, 8, 1e-5, 10, "balanced_accuracy", "plateau")
+        5e-5,
+        8,
+        1e-5,
+        10,
+        "balanced_accuracy",
+        "plateau",
+    )
     assert amb.samples_per_epoch is None  # AMB samples as many draws per epoch as training cells
     assert TrainMethod.amibr_e2e("resnet18").patience == 15
     assert fmc.replace(lora_r=4).lora == (4, 16, 0.1)
@@ -39,20 +51,30 @@ def test_zero_stands_for_none_in_toml_tables():
 
 def test_cpu_cnn_is_the_demo_size():
     m = TrainMethod.cpu_cnn()
-    assert (m.kind, m.arch, m.input_size, m.extent, m.epochs, m.samples_per_epoch) == ("e2e", "small-cnn", 32, 64, 4, 64)
+    assert (m.kind, m.arch, m.input_size, m.extent, m.epochs, m.samples_per_epoch) == (
+        "e2e",
+        "small-cnn",
+        32,
+        64,
+        4,
+        64,
+    )
 
 
-@pytest.mark.parametrize("data, words", [
-    ({"kind": "lora"}, "encoder"),
-    ({"kind": "e2e", "arch": "resnet18", "encoder": "uni"}, "not an encoder"),
-    ({"kind": "e2e", "arch": "vgg16"}, "arch"),
-    ({"kind": "e2e", "arch": "resnet18", "monitor": "auc"}, "monitor"),
-    ({"kind": "lora", "encoder": "uni", "lora_recipe": "big"}, "lora_recipe"),
-    ({"kind": "e2e", "arch": "resnet18", "color_jitter": [0.1, 0.1, 0.1, 0.9]}, "color_jitter"),
-    ({"kind": "e2e", "arch": "resnet18", "learning_rate": 1}, "Unknown"),
-    ({"preset": "nope"}, "preset"),
-    ({"epochs": 3}, "kind"),
-])
+@pytest.mark.parametrize(
+    "data, words",
+    [
+        ({"kind": "lora"}, "encoder"),
+        ({"kind": "e2e", "arch": "resnet18", "encoder": "uni"}, "not an encoder"),
+        ({"kind": "e2e", "arch": "vgg16"}, "arch"),
+        ({"kind": "e2e", "arch": "resnet18", "monitor": "auc"}, "monitor"),
+        ({"kind": "lora", "encoder": "uni", "lora_recipe": "big"}, "lora_recipe"),
+        ({"kind": "e2e", "arch": "resnet18", "color_jitter": [0.1, 0.1, 0.1, 0.9]}, "color_jitter"),
+        ({"kind": "e2e", "arch": "resnet18", "learning_rate": 1}, "Unknown"),
+        ({"preset": "nope"}, "preset"),
+        ({"epochs": 3}, "kind"),
+    ],
+)
 def test_bad_methods_say_what_is_wrong(data, words):
     with pytest.raises(SpecError, match=words):
         TrainMethod.from_dict(data)

@@ -18,11 +18,14 @@ def test_lora_on_a_timm_vit_adapts_block_linears_and_never_the_patch_embedding(t
     built = build(TrainMethod.fmc_lora(tiny_vit), None)
     assert "body.model.patch_embed.proj" in _linear_names(built.core)
     assert built.lora_targets == tuple(
-        f"body.model.blocks.{b}.{m}" for b in (0, 1) for m in ("attn.qkv", "attn.proj", "mlp.fc1", "mlp.fc2"))
+        f"body.model.blocks.{b}.{m}" for b in (0, 1) for m in ("attn.qkv", "attn.proj", "mlp.fc1", "mlp.fc2")
+    )
     adapted = built.net.targeted_module_names
     assert adapted and not any("patch_embed" in n for n in adapted)
     trainable = [n for n, p in built.net.named_parameters() if p.requires_grad]
-    assert trainable and all(".lora_A." in n or ".lora_B." in n or ".head.modules_to_save." in n for n in trainable)
+    assert trainable and all(
+        ".lora_A." in n or ".lora_B." in n or ".head.modules_to_save." in n for n in trainable
+    )
     # r 16 on qkv (32→96), proj (32→32), fc1 (32→128), fc2 (128→32) in 2 blocks, plus the 33-weight head
     assert built.trainable_params == 2 * 16 * (128 + 64 + 160 + 160) + 33
     frozen = sum(p.numel() for n, p in built.core.named_parameters() if "lora_" not in n and "head" not in n)
@@ -30,7 +33,7 @@ def test_lora_on_a_timm_vit_adapts_block_linears_and_never_the_patch_embedding(t
 
 
 def test_a_suffix_list_would_have_hit_the_patch_embedding(tiny_vit):
-    """Why the pattern exists: peft matches list entries as name suffixes, and "proj" ends patch_embed.proj."""
+    """Why the pattern: peft matches list entries as name suffixes, and "proj" ends patch_embed.proj."""
     names = _linear_names(build(TrainMethod.fmc_finetune(tiny_vit), None).core)
     assert any(n.endswith("patch_embed.proj") for n in names)
     assert not any(re.fullmatch(LORA_TARGETS, n) for n in names if "patch_embed" in n)
@@ -40,11 +43,21 @@ def test_a_suffix_list_would_have_hit_the_patch_embedding(tiny_vit):
 def test_lora_targets_on_transformers_models(family):
     import transformers
 
-    small = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "image_size": 32, "patch_size": 8}
+    small = {
+        "hidden_size": 32,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 2,
+        "image_size": 32,
+        "patch_size": 8,
+    }
     if family == "vit":
-        model = transformers.ViTModel(transformers.ViTConfig(intermediate_size=64, **small), add_pooling_layer=False)
+        model = transformers.ViTModel(
+            transformers.ViTConfig(intermediate_size=64, **small), add_pooling_layer=False
+        )
     else:
-        model = transformers.Dinov2Model(transformers.Dinov2Config(use_swiglu_ffn=family.endswith("swiglu"), **small))
+        model = transformers.Dinov2Model(
+            transformers.Dinov2Config(use_swiglu_ffn=family.endswith("swiglu"), **small)
+        )
     targets = lora_targets(model)
     linears = [n for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)]
     assert targets == linears  # every linear of the blocks (attention and MLP) ...

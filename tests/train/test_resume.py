@@ -22,8 +22,13 @@ REPO = Path(__file__).resolve().parents[2]
 
 def _start(cells_csv: Path, out: Path, method: TrainMethod, seed: int, delay: float) -> subprocess.Popen:
     args = [str(cells_csv), str(out), json.dumps(method.to_dict()), str(seed), str(delay)]
-    return subprocess.Popen([sys.executable, "-m", "tests.train.fit_process", *args], cwd=REPO,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.train.fit_process", *args],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def _wait_for_mid_fit(process: subprocess.Popen, folder: Path, timeout: float = 180.0) -> dict:
@@ -40,12 +45,15 @@ def _wait_for_mid_fit(process: subprocess.Popen, folder: Path, timeout: float = 
 
 @pytest.mark.slow
 def test_a_killed_fit_resumes_in_a_new_process_to_the_uninterrupted_result(slide_cells, tiny_vit, tmp_path):
-    cells = slide_cells[slide_cells["slide"].isin(["slide0", "slide1", "slide2", "slide3"])].reset_index(drop=True)
+    cells = slide_cells[slide_cells["slide"].isin(["slide0", "slide1", "slide2", "slide3"])].reset_index(
+        drop=True
+    )
     cells_csv = tmp_path / "cells.csv"
     cells.to_csv(cells_csv, index=False)
     # LoRA dropout, stain and colour augmentation: every random stream has to line up after the resume
-    method = TrainMethod.fmc_lora(tiny_vit, extent=48, epochs=3, samples_per_epoch=32, batch_size=8, lr=3e-3,
-                                  stain=True, blur_p=0.2)
+    method = TrainMethod.fmc_lora(
+        tiny_vit, extent=48, epochs=3, samples_per_epoch=32, batch_size=8, lr=3e-3, stain=True, blur_p=0.2
+    )
     out = tmp_path / "fit"
     first = _start(cells_csv, out, method, 7, delay=0.25)
     state = _wait_for_mid_fit(first, out / "checkpoint")
