@@ -25,44 +25,28 @@ if TYPE_CHECKING:
     from mitoviz.train.nets import LORA_TARGETS, imagenet_weights_file, lora_targets
     from mitoviz.train.task import FitJob, FitOutcome, run_fit
 
-_LAZY = {
-    "run_fit_on_dask": "dask_backend",
-    "FitRecord": "fitted",
-    "TrainedModel": "fitted",
-    "train_fit": "loop",
-    "LORA_TARGETS": "nets",
-    "imagenet_weights_file": "nets",
-    "lora_targets": "nets",
-    "FitJob": "task",
-    "FitOutcome": "task",
-    "run_fit": "task",
+_LAZY_MODULES = {
+    "dask_backend": ("run_fit_on_dask",),
+    "fitted": ("FitRecord", "TrainedModel"),
+    "loop": ("train_fit",),
+    "nets": ("LORA_TARGETS", "imagenet_weights_file", "lora_targets"),
+    "task": ("FitJob", "FitOutcome", "run_fit"),
 }
+_LAZY = {name: module for module, names in _LAZY_MODULES.items() for name in names}
 
+# fmt: off
 __all__ = [
-    "KINDS",
-    "LORA_RECIPES",
-    "LORA_TARGETS",
-    "PRESETS",
-    "FitEstimate",
-    "FitJob",
-    "FitOutcome",
-    "FitRecord",
-    "TrainMethod",
-    "TrainedModel",
-    "cpu_warning",
-    "estimate_fit",
-    "estimate_method",
-    "imagenet_weights_file",
-    "lora_targets",
-    "run_fit",
-    "run_fit_on_dask",
-    "train_fit",
+    "KINDS", "LORA_RECIPES", "LORA_TARGETS", "PRESETS", "FitEstimate", "FitJob", "FitOutcome", "FitRecord",
+    "TrainMethod", "TrainedModel", "cpu_warning", "estimate_fit", "estimate_method", "imagenet_weights_file",
+    "lora_targets", "run_fit", "run_fit_on_dask", "train_fit",
 ]
+# fmt: on
 
 
 def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
+    """Torch-backed names load on first use, so methods and estimates stay cheap to import."""
+    if name not in _LAZY:
+        raise AttributeError(f"module 'mitoviz.train' has no attribute {name!r}")
+    import importlib
 
-        return getattr(importlib.import_module(f"mitoviz.train.{_LAZY[name]}"), name)
-    raise AttributeError(f"module 'mitoviz.train' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"mitoviz.train.{_LAZY[name]}"), name)

@@ -96,9 +96,9 @@ class TrainedModel:
         cells: pd.DataFrame,
         rows: np.ndarray | None,
         want: str,
-        batch_size: int,
-        workers: int,
-        reporter: Reporter | None,
+        batch_size: int = 64,
+        workers: int = 0,
+        reporter: Reporter | None = None,
     ) -> np.ndarray:
         rows = np.arange(len(cells)) if rows is None else np.asarray(rows, dtype=np.int64)
         dataset = PatchSet(cells, None, self.geometry)
@@ -125,30 +125,15 @@ class TrainedModel:
         values[~np.concatenate(oks)] = np.nan
         return values.astype(np.float32)
 
-    def predict(
-        self,
-        cells: pd.DataFrame,
-        rows: np.ndarray | None = None,
-        *,
-        batch_size: int = 64,
-        workers: int = 0,
-        reporter: Reporter | None = None,
-    ) -> np.ndarray:
-        """P(positive) for ``cells.iloc[rows]`` (all cells when None), streamed in batches;
-        NaN where the cell's image cannot be read."""
-        return self._run(cells, rows, "prob", batch_size, workers, reporter)
+    def predict(self, cells: pd.DataFrame, rows: np.ndarray | None = None, **options: Any) -> np.ndarray:
+        """P(positive) for ``cells.iloc[rows]`` (all cells when None), streamed in batches; NaN where
+        the cell's image cannot be read. Options: ``batch_size`` (64), ``workers`` (0), ``reporter``."""
+        return self._run(cells, rows, "prob", **options)
 
-    def features(
-        self,
-        cells: pd.DataFrame,
-        rows: np.ndarray | None = None,
-        *,
-        batch_size: int = 64,
-        workers: int = 0,
-        reporter: Reporter | None = None,
-    ) -> np.ndarray:
-        """The tuned network's pooled embedding before the head, ``[n, dim]`` (for maps)."""
-        return self._run(cells, rows, "features", batch_size, workers, reporter)
+    def features(self, cells: pd.DataFrame, rows: np.ndarray | None = None, **options: Any) -> np.ndarray:
+        """The tuned network's pooled embedding before the head, ``[n, dim]`` (for maps); options as
+        :meth:`predict`."""
+        return self._run(cells, rows, "features", **options)
 
     # ---- saving ---------------------------------------------------------------------------------
 

@@ -176,14 +176,8 @@ def build_encoder_net(name: str, settings: Settings | None) -> tuple[Net, str, i
     encoder = create_encoder(spec, settings, device="cpu")
     init = "weights" if spec.needs_weights else "random-init"
     # The Encoder module stays frozen in eval mode by design; train its backbone under a Net instead.
-    net = Net(
-        encoder.backbone,
-        encoder.dim,
-        spec.mean,
-        spec.std,
-        pool=encoder.pool,
-        channels_last=spec.channels_last,
-    )
+    body, dim = encoder.backbone, encoder.dim
+    net = Net(body, dim, spec.mean, spec.std, pool=encoder.pool, channels_last=spec.channels_last)
     return net, init, spec.input_size
 
 

@@ -7,30 +7,11 @@ from mitoviz.train.resources import GIB
 def test_the_documented_formula_by_hand():
     # ViT-S/16 at 224 px: 197 tokens, forward 2·P·T FLOPs; LoRA trains at 2F, everything else at 3F
     p, tokens = 22e6, 197
-    lora = estimate_fit(
-        kind="lora",
-        params=p,
-        trainable=0.3e6,
-        input_size=224,
-        batch_size=16,
-        samples=1000,
-        device="cpu",
-        width=384,
-        cpu_cores=2,
-    )
+    vits = dict(params=p, input_size=224, batch_size=16, samples=1000, device="cpu", width=384, cpu_cores=2)
+    lora = estimate_fit(kind="lora", trainable=0.3e6, **vits)
     assert lora.flops == pytest.approx(1000 * 2 * (2 * p * tokens))
     assert lora.seconds == pytest.approx(lora.flops / (2 * 27e9) + 1000 * 0.001)
-    full = estimate_fit(
-        kind="finetune",
-        params=p,
-        trainable=p,
-        input_size=224,
-        batch_size=16,
-        samples=1000,
-        device="cpu",
-        width=384,
-        cpu_cores=2,
-    )
+    full = estimate_fit(kind="finetune", trainable=p, **vits)
     assert full.flops == pytest.approx(1.5 * lora.flops)
     assert full.memory_gb > lora.memory_gb  # gradients and AdamW moments for every weight
 
