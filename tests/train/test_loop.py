@@ -3,6 +3,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 from safetensors import safe_open
 from sklearn.metrics import roc_auc_score
 
@@ -188,6 +189,16 @@ def test_early_stopping_restores_the_best_epoch(slide_cells):
     assert torch.nn.functional.binary_cross_entropy(probs, y).item() == pytest.approx(
         r.best_val_loss, abs=1e-5
     )
+
+
+def test_blank_patches_pass_through_stain_augmentation_and_are_counted(slide_cells, tmp_path):
+    blank = tmp_path / "blank.png"
+    Image.new("RGB", (192, 192), (245, 245, 245)).save(blank)
+    cells = slide_cells.head(24).assign(image=str(blank))
+    method = TrainMethod.cpu_cnn(epochs=2, samples_per_epoch=32, stain=True, stain_p=1.0)
+    record = train_fit(method, cells, np.arange(24), positives(cells)).record
+    assert (record.stain_passthrough, record.stain_augmented) == (64, 0)
+    assert "passed 64 patch(es) through unchanged" in record.to_row()["notes"]
 
 
 def test_one_class_budget_is_refused(slide_cells):
