@@ -7,7 +7,13 @@ import torchvision
 
 from mitoviz.errors import SpecError, WeightsError
 from mitoviz.train import LORA_TARGETS, TrainMethod, lora_targets
-from mitoviz.train.nets import build, build_cnn, imagenet_weights_file, wrap_lora
+from mitoviz.train.nets import (
+    build,
+    build_cnn,
+    enable_gradient_checkpointing,
+    imagenet_weights_file,
+    wrap_lora,
+)
 
 
 def _linear_names(model):
@@ -104,3 +110,24 @@ def test_refused_or_damaged_imagenet_weights_give_a_weights_error(settings, dama
     with pytest.raises(WeightsError) as info:
         build_cnn("resnet18", path)
     assert str(path) in str(info.value) and info.value.fix
+
+
+def test_gradient_checkpointing_keeps_lora_gradients(tiny_vit):
+    """The GPU path turns on the backbone's checkpointing; adapters must still get their gradients."""
+    built = build(TrainMethod.fmc_lora(tiny_vit, lora_dropout=0.0), None)
+    x = torch.randint(0, 256, (2, 32, 32, 3), dtype=torch.uint8)
+    for p in built.net.parameters():
+        if p.requires_grad:
+            torch.nn.init.normal_(p)  # lora_B starts at zero; make every adapter pass gradient on
+    plain = _grads(built.net, x)
+    assert enable_gradient_checkpointing(built.net) and built.core.body.model.grad_checkpointing
+    checkpointed = _grads(built.net, x)
+    assert plain.keys() == checkpointed.keys() and len(plain) == 2 * 4 * 2 + 2
+    for name, grad in plain.items():
+        torch.testing.assert_close(checkpointed[name], grad)
+
+
+def _grads(net, x):
+    net.zero_grad(set_to_none=True)
+    net(x).sum().backward()
+    return {n: p.grad.clone() for n, p in net.named_parameters() if p.requires_grad}
