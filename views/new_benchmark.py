@@ -6,9 +6,9 @@ from mitoviz.data.splits import CELL_SPLIT_WARNING, Budget
 from mitoviz.encoders import encoder_status
 from mitoviz.errors import MitovizError
 from mitoviz.evaluate.classifiers import CLASSIFIERS
-from mitoviz.experiment.estimate import estimate_seconds
+from mitoviz.experiment.estimate import duration, estimate_seconds
 from mitoviz.experiment.plan import prepare
-from mitoviz.experiment.spec import PRESETS, E2ESpec, ExperimentSpec
+from mitoviz.experiment.spec import PRESETS, ExperimentSpec
 from mitoviz.jobs import submit
 from mitoviz.ui.widgets import JOBS_PAGE, settings, show_error
 
@@ -39,6 +39,7 @@ ready = [n for n, d in datasets.items() if d.ready]
 encoders = encoder_status(cfg)
 available = [e.name for e in encoders if e.available]
 titles = {e.name: f"{e.title} ({e.dim}-d)" for e in encoders}
+TUNABLE = {e.name for e in encoders if e.family != "handcrafted"}
 
 st.subheader("1 · Data and models")
 c1, c2 = st.columns(2)
@@ -72,14 +73,29 @@ classifiers = c3.multiselect("Classifiers", list(CLASSIFIERS), default=["logreg"
                              help="linear-probe: the UNI/FMC probe (L-BFGS, C = D·K/100); nielsen-*: power transform "
                                   "+ PCA first.")
 
-st.subheader("3 · Baseline and patches")
+st.subheader("3 · Trained methods and patches")
+CNN_CHOICES = {"none": "No end-to-end CNN", "cpu-cnn": "CPU-sized CNN (small, about a second per fit)",
+               "fmc-cnn": "Published recipe: ResNet-50, 100 epochs of 1,280 patches (GPU)"}
 c1, c2, c3 = st.columns(3)
-use_e2e = c1.checkbox("End-to-end CNN baseline", value=True)
-arch = c1.selectbox("CNN", ["resnet18", "resnet50"], help="ResNet-50 is the published baseline; ResNet-18 suits a CPU.",
-                    disabled=not use_e2e)
-epochs = c2.number_input("CNN epochs (of 1,280 patches)", 1, 200, 20, disabled=not use_e2e)
+cnn = c1.selectbox("End-to-end CNN", list(CNN_CHOICES), index=1, format_func=CNN_CHOICES.get)
+tunable = [e for e in chosen_encoders if e in TUNABLE]
+lora = c2.multiselect("LoRA on", tunable, format_func=titles.get,
+                      help="peft adapters on the transformer blocks (qkv, proj, fc1, fc2) and a linear head, "
+                           "as Ammeling et al. 2025 (r 16, alpha 16, dropout 0.1) or the AMi-Br benchmark (r 8).")
+recipe = c2.radio("LoRA recipe", ["fmc-lora", "amibr-lora"], horizontal=True, disabled=not lora,
+                  format_func={"fmc-lora": "FMC (r 16)", "amibr-lora": "AMi-Br (r 8)"}.get)
+finetune = c3.multiselect("Fine-tune fully", tunable, format_func=titles.get, help="Every weight trainable.")
+epochs = c1.number_input("Epochs for trained methods (of their pseudo-epoch)", 1, 200, 20,
+                         help="The published recipes run 100; fewer is an approximation, said in the run's notes.")
 patch_size = c3.number_input("Patch size (px, centred on the cell)", 32, 1024, 224, step=16)
 name = c3.text_input("Name", "My benchmark")
+
+
+def trained() -> list[dict]:
+    methods = [] if cnn == "none" else [{"preset": cnn} if cnn == "cpu-cnn" else {"preset": cnn, "epochs": int(epochs)}]
+    methods += [{"preset": recipe, "encoder": e, "epochs": int(epochs)} for e in lora]
+    methods += [{"preset": "fmc-finetune", "encoder": e, "epochs": int(epochs)} for e in finetune]
+    return methods
 
 
 def build() -> ExperimentSpec:
@@ -91,12 +107,11 @@ def build() -> ExperimentSpec:
         seeds = tuple(int(s) for s in seeds_text.replace(";", ",").split(",") if s.strip())
     except ValueError as exc:
         raise MitovizError(f"Seeds must be whole numbers, got {seeds_text!r}.", "Write e.g. 0, 1, 2.") from exc
-    e2e = E2ESpec(arch=arch, epochs=int(epochs), patience=max(3, int(epochs) // 5)) if use_e2e else None
     return ExperimentSpec.from_dict({
         **PRESETS["demo"].to_dict(), "name": name, "datasets": sources, "encoders": list(chosen_encoders),
         "budgets": [b.label for b in budgets], "classifiers": list(classifiers), "seeds": list(seeds),
         "split": split, "test_fraction": test_fraction, "protocols": list(protocols), "patch_size": int(patch_size),
-        "on_budget_overflow": "cap" if cap else "error", "e2e": e2e.__dict__ if e2e else None,
+        "on_budget_overflow": "cap" if cap else "error", "trained": trained(),
     })
 
 
@@ -112,10 +127,16 @@ size = plan.size()
 a, b, c, d = st.columns(4)
 a.metric("Cells", f"{size['cells']:,}")
 b.metric("Classifier fits", f"{size['probe_fits']:,}")
-c.metric("CNN trainings", f"{size['e2e_fits']:,}")
+c.metric("Trained fits", f"{size['trained_fits']:,}")
 estimate = estimate_seconds(plan, cfg)
-d.metric("Estimated time", estimate.label, help="A rough forecast from model sizes on this machine's device; the "
-         "end-to-end CNN dominates on a CPU. Cached embeddings make reruns faster.")
+d.metric("Estimated time", estimate.label, help="A rough forecast from model sizes and trainable parameters on "
+         f"this machine's device ({estimate.device}); trained methods dominate on a CPU. Cached embeddings make "
+         "reruns faster.")
+for warning in estimate.warnings:
+    st.warning(warning, icon=":material/memory:")
+with st.expander("Cost by part" + (" (GPU memory per fit)" if estimate.memory_gb else "")):
+    st.dataframe(pd.DataFrame([{"part": k, "time": duration(v), "GPU memory per fit (GB)": estimate.memory_gb.get(
+        k.removeprefix("train "))} for k, v in estimate.parts.items()]), hide_index=True, width="stretch")
 for line in plan.warnings[:6]:
     st.caption(f"Note: {line}")
 if st.button("Launch", type="primary", icon=":material/rocket_launch:"):

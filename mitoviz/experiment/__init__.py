@@ -1,5 +1,5 @@
-"""Experiments: the spec (what to compare) and the runner (the one code path that computes it)."""
+"""Experiments: the spec (what to compare), the plan (every fit, checked before compute), the run."""
 
-from mitoviz.experiment.spec import PRESETS, E2ESpec, ExperimentSpec
+from mitoviz.experiment.spec import PRESETS, ExperimentSpec
 
-__all__ = ["PRESETS", "E2ESpec", "ExperimentSpec"]
+__all__ = ["PRESETS", "ExperimentSpec"]

@@ -92,7 +92,7 @@ class Plan:
             "external_cells": int(self.cells[EXTERNAL].sum()),
             "fits_per_method": len(self.fits),
             "probe_fits": len(self.fits) * n_enc * len(self.spec.classifiers),
-            "e2e_fits": len(self.fits) if self.spec.e2e else 0,
+            "trained_fits": len(self.fits) * len(self.spec.trained),
             "embeddings": len(self.cells) * n_enc,
         }
 
@@ -270,16 +270,24 @@ def _draws(spec: ExperimentSpec, labels: np.ndarray, pool: np.ndarray, replicate
     return [(d.budget, pool[d.indices], None, d.per_class, d.capped) for d in draws]
 
 
+TOKEN_POOLINGS = ("cls", "cls+patch_mean", "patch_mean")
+
+
 def check_encoders(spec: ExperimentSpec, settings: Settings) -> None:
-    """Every encoder is known (built-in or the user's) and has its weights here."""
-    from mitoviz.encoders import encoder_status
+    """Every encoder (probed or trained) is known, has its weights here, and suits its method."""
+    from mitoviz.encoders import encoder_status, get_spec
 
     status = {s.name: s for s in encoder_status(settings)}
-    for name in spec.encoders:
+    trained = {m.encoder: m for m in spec.trained if m.encoder}
+    for name in (*spec.encoders, *(n for n in trained if n not in spec.encoders)):
         if name not in status:
             raise SpecError(f"Unknown encoder {name!r}.", f"Known encoders: {', '.join(sorted(status))}.")
         if not status[name].available:
             raise SpecError(f"Encoder {name} has no weights here: {status[name].reason}.", status[name].how_to_get)
+    for method in spec.trained:
+        if method.kind == "lora" and get_spec(method.encoder, settings).pooling not in TOKEN_POOLINGS:
+            raise SpecError(f"LoRA adapts transformer blocks, but {method.encoder} is not a transformer.",
+                            f"Fine-tune {method.encoder} fully (kind finetune), or use LoRA on a ViT encoder.")
 
 
 def prepare(spec: ExperimentSpec, settings: Settings, reporter: Reporter | None = None) -> Plan:

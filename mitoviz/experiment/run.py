@@ -13,7 +13,7 @@ from mitoviz.config import Settings, resolve_device
 from mitoviz.errors import Cancelled
 from mitoviz.experiment.plan import Plan, prepare
 from mitoviz.experiment.spec import ExperimentSpec
-from mitoviz.experiment.stages import Embedding, e2e_stage, maps_stage, probe_stage
+from mitoviz.experiment.stages import Embedding, maps_stage, probe_stage, trained_stage
 from mitoviz.progress import Reporter
 from mitoviz.results import ResultsStore, Run
 
@@ -41,7 +41,7 @@ def _open_run(plan: Plan, settings: Settings, reporter: Reporter, resume: bool, 
 
 def _planned(plan: Plan) -> int:
     size = plan.size()
-    return size["probe_fits"] + size["e2e_fits"]
+    return size["probe_fits"] + size["trained_fits"]
 
 
 def run_experiment(
@@ -71,12 +71,14 @@ def run_experiment(
             embeddings[encoder] = probe_stage(plan, run, encoder, settings, device, reporter)
             timings[encoder] = time.monotonic() - t0
             landed()
-        if spec.e2e:
-            t0 = time.monotonic()
-            reporter.log(f"Training {spec.e2e.name}, the end-to-end CNN, once per fit ({len(plan.fits)} fits)")
-            e2e_stage(plan, run, settings, device, reporter)
-            timings[spec.e2e.name] = time.monotonic() - t0
-            reporter.log(f"{spec.e2e.name}: {len(plan.fits)} fits in {timings[spec.e2e.name]:.1f} s")
+        for method in spec.trained:
+            t0, name = time.monotonic(), method.method_id
+            reporter.log(f"Training {name} ({method.kind}) once per fit ({len(plan.fits)} fits)")
+            tuned = trained_stage(plan, run, method, settings, device, reporter)
+            if tuned is not None:
+                embeddings[name] = tuned
+            timings[name] = time.monotonic() - t0
+            reporter.log(f"{name}: {len(plan.fits)} fits in {timings[name]:.1f} s")
             landed()
         t0 = time.monotonic()
         reporter.log("Embedding maps and the Robustness Index")

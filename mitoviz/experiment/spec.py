@@ -18,6 +18,7 @@ from typing import Any
 
 from mitoviz.data.splits import SPLIT_MODES, Budget
 from mitoviz.errors import SpecError
+from mitoviz.train.method import TrainMethod
 
 PROTOCOL_KINDS = {
     "pooled": "train on all domains, test on every domain",
@@ -91,47 +92,6 @@ def _table(key: str, value: Any) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
-class E2ESpec:
-    """The end-to-end CNN baseline (Ganz et al. recipe; smaller settings for CPU demos)."""
-
-    arch: str = "resnet50"
-    input_size: int = 224
-    extent: int | None = None  # level-0 px around the cell the CNN sees; None: the experiment's patch size
-    epochs: int = 100
-    samples_per_epoch: int = 1280
-    batch_size: int = 16
-    lr: float = 1e-4
-    patience: int = 20
-    jitter: float = 0.1
-    pretrained: str = "auto"  # "auto": ImageNet weights when found locally; "none": random init
-
-    def __post_init__(self) -> None:
-        if self.arch not in ("resnet18", "resnet34", "resnet50"):
-            raise SpecError(f"Unknown end-to-end architecture {self.arch!r}.", "Use resnet18, resnet34 or resnet50.")
-        _choice("e2e.pretrained", self.pretrained, ("auto", "none"))
-        for name in ("input_size", "epochs", "samples_per_epoch", "batch_size", "patience"):
-            if _whole(f"e2e.{name}", getattr(self, name)) < 1:
-                raise SpecError(f"`e2e.{name}` must be ≥ 1, got {getattr(self, name)}.", "Fix the [e2e] table.")
-        if self.extent is not None and _whole("e2e.extent", self.extent) < 8:
-            raise SpecError(f"`e2e.extent` must be ≥ 8 px, got {self.extent}.", "Fix the [e2e] table.")
-        _number("e2e.lr", self.lr, 1e-8, 1.0)
-        _number("e2e.jitter", self.jitter, 0.0, 0.5)
-
-    @property
-    def name(self) -> str:
-        return f"e2e-{self.arch}"
-
-    @classmethod
-    def from_dict(cls, data: Any) -> E2ESpec:
-        data = _table("e2e", data)
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise SpecError(f"Unknown [e2e] field(s) {unknown}.", f"Known fields: {', '.join(sorted(known))}.")
-        return cls(**data)
-
-
-@dataclass(frozen=True)
 class ExperimentSpec:
     name: str
     datasets: tuple[str, ...]
@@ -149,16 +109,17 @@ class ExperimentSpec:
     on_budget_overflow: str = "error"
     strict: bool = False  # refuse rows a loader had to adjust or skip instead of reporting them
     missing_images: str = "error"  # "drop": leave out cells whose image file is missing (reported)
-    e2e: E2ESpec | None = None
+    trained: tuple[TrainMethod, ...] = ()  # the end-to-end CNN, LoRA and full fine-tuning (mitoviz.train)
+    layers: dict[str, Any] = field(default_factory=dict)  # encoder → block numbers or "all": embeddings by depth
     classifier_params: dict[str, dict[str, Any]] = field(default_factory=dict)
     projection: str = "umap"
 
     def __post_init__(self) -> None:
         if not self.datasets:
             raise SpecError("The experiment names no data set.", "Add at least one to `datasets`.")
-        if not self.encoders and self.e2e is None:
-            raise SpecError("The experiment has neither encoders nor an end-to-end baseline.",
-                            "Add an encoder, or an [e2e] table.")
+        if not self.encoders and not self.trained:
+            raise SpecError("The experiment has neither encoders nor a trained method.",
+                            "Add an encoder, or a [[trained]] table (e.g. preset = \"cpu-cnn\").")
         if not self.budgets:
             raise SpecError("The experiment has no label budgets.", "Add e.g. budgets = [10, 100] or ['1%', '10%'].")
         if not self.seeds:
@@ -190,7 +151,22 @@ class ExperimentSpec:
                             "An external test set must be a different data set.")
         if self.encoders and not self.classifiers:
             raise SpecError("Encoders are listed but no classifier.", "Add e.g. classifiers = ['linear-probe'].")
+        ids = [m.method_id for m in self.trained]
+        if len(set(ids)) != len(ids) or set(ids) & set(self.encoders):
+            raise SpecError(f"Two methods share a name: {sorted(set(ids))} (encoders {list(self.encoders)}).",
+                            "Give a trained method a `name`.")
         self._check_classifier_params()
+        self._check_layers()
+
+    def _check_layers(self) -> None:
+        for encoder, blocks in _table("layers", self.layers).items():
+            if encoder not in self.encoders:
+                raise SpecError(f"`layers` names {encoder!r}, which is not in encoders {list(self.encoders)}.",
+                                "Add the encoder or remove its layers.")
+            if blocks != "all" and (not isinstance(blocks, list | tuple) or not blocks or any(
+                    isinstance(b, bool) or not isinstance(b, int) or b < 1 for b in blocks)):
+                raise SpecError(f"`layers.{encoder}` must be \"all\" or a list of block numbers ≥ 1, got {blocks!r}.",
+                                "Write e.g. layers = { uni = [6, 12, 18, 24] }.")
 
     def _check_classifier_params(self) -> None:
         from mitoviz.evaluate.classifiers import make_classifier
@@ -206,7 +182,8 @@ class ExperimentSpec:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["budgets"] = [b.label for b in self.budgets]
-        data["e2e"] = asdict(self.e2e) if self.e2e else None
+        data["trained"] = [m.to_dict() for m in self.trained]
+        data["layers"] = {k: v if v == "all" else list(v) for k, v in self.layers.items()}
         for key in ("datasets", "encoders", "classifiers", "seeds", "protocols", "test_datasets"):
             data[key] = list(data[key])
         return data
@@ -224,13 +201,19 @@ class ExperimentSpec:
         base = PRESETS[_preset_name(preset)].to_dict() if preset else {}
         base.update(data)
         known = {f.name for f in fields(cls)}
+        legacy_e2e = base.pop("e2e", None)
         unknown = sorted(set(base) - known)
         if unknown:
             raise SpecError(f"Unknown experiment field(s) {unknown}.", f"Known fields: {', '.join(sorted(known))}.")
         args = dict(base)
         args["name"] = _strings("name", args.get("name", "experiment"))[0]
         args["budgets"] = tuple(Budget.parse(b) for b in _as_list("budgets", base.get("budgets", [])))
-        args["e2e"] = None if base.get("e2e") is None else E2ESpec.from_dict(base["e2e"])
+        trained = [_table("trained", t) for t in _as_list("trained", base.get("trained", []))]
+        if legacy_e2e is not None:  # `[e2e]`: the end-to-end CNN, from the published recipe
+            trained.insert(0, {"preset": "fmc-cnn", **_table("e2e", legacy_e2e)})
+        args["trained"] = tuple(TrainMethod.from_dict(t) for t in trained)
+        if "layers" in args:
+            args["layers"] = dict(_table("layers", args["layers"]))
         for key in ("datasets", "encoders", "classifiers", "protocols", "test_datasets"):
             if key in args:
                 args[key] = _strings(key, args[key]) if args[key] != [] else ()
@@ -283,7 +266,18 @@ PRESETS: dict[str, ExperimentSpec] = {
         seeds=(42, 43, 44, 45, 46),
         split="fmc",
         protocols=("pooled", "cross:tumor_type"),
-        e2e=E2ESpec(),
+        trained=(TrainMethod.fmc_cnn("resnet50"),),
+    ),
+    "ammeling2025": ExperimentSpec(
+        name="Ammeling et al. 2025 protocol (LoRA)",
+        datasets=("midogpp",),
+        encoders=("uni", "virchow2", "h-optimus-0", "prov-gigapath"),
+        budgets=tuple(Budget("fraction", f) for f in (0.001, 0.01, 0.1, 1.0)),
+        classifiers=("linear-probe",),
+        seeds=(42, 43, 44, 45, 46),
+        split="fmc",
+        protocols=("pooled", "cross:tumor_type"),
+        trained=tuple(TrainMethod.fmc_lora(e) for e in ("uni", "virchow2", "h-optimus-0", "prov-gigapath")),
     ),
     "nielsen2023": ExperimentSpec(
         name="Nielsen et al. 2023 protocol",
@@ -306,7 +300,8 @@ PRESETS: dict[str, ExperimentSpec] = {
         test_datasets=("atnorm-br", "atnorm-md"),
         protocols=("pooled",),
         patch_size=128,
-        e2e=E2ESpec(arch="resnet50", epochs=100, batch_size=8, lr=5e-5, patience=15),
+        trained=(*(TrainMethod.amibr_lora(e) for e in ("uni", "uni2-h", "virchow", "virchow2", "prov-gigapath",
+                                                       "h-optimus-0", "h-optimus-1")), TrainMethod.amibr_e2e()),
     ),
     "demo": ExperimentSpec(
         name="Synthetic demo",
@@ -318,8 +313,6 @@ PRESETS: dict[str, ExperimentSpec] = {
         protocols=("pooled", "cross:scanner"),
         patch_size=96,
         on_budget_overflow="cap",
-        # A CPU-sized CNN: 64 px around the cell at 32 px input, 4 × 64 samples, a higher learning rate.
-        e2e=E2ESpec(arch="resnet18", input_size=32, extent=64, epochs=4, samples_per_epoch=64, batch_size=32,
-                    lr=1e-3, patience=4, pretrained="none"),
+        trained=(TrainMethod.cpu_cnn(),),  # a CPU-sized CNN: about a second per fit on 2 cores
     ),
 }

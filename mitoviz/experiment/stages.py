@@ -7,7 +7,9 @@ run, so results appear while the run goes on and a resumed run skips what is don
 from __future__ import annotations
 
 import hashlib
+import io
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -16,10 +18,13 @@ import pandas as pd
 from mitoviz.config import Settings
 from mitoviz.data.patches import PatchSettings
 from mitoviz.experiment.plan import ALL, EXTERNAL, Plan
+from mitoviz.files import write_atomic
 from mitoviz.progress import Reporter
 from mitoviz.results import Run
+from mitoviz.train.method import TrainMethod
 
 Embedding = tuple[np.ndarray, np.ndarray, str]  # values, readable mask, cache key
+FEATURES_FILE = "features.npy"  # a trained fit's features of every cell, for the maps
 
 
 class Staged(Reporter):
@@ -134,48 +139,66 @@ def probe_stage(plan: Plan, run: Run, encoder: str, settings: Settings, device: 
     return x, valid, result.key
 
 
-def e2e_stage(plan: Plan, run: Run, settings: Settings, device: str, reporter: Reporter) -> None:
-    """Train the end-to-end CNN once per fit; each fit is its own part, so a resume skips finished ones."""
-    from mitoviz.data.patches import PatchReader
-    from mitoviz.evaluate.e2e import imagenet_weights_file, predict_e2e, train_e2e
+def _map_fit(plan: Plan) -> int:
+    """The fit whose tuned features are mapped: pooled, the largest budget, the first replicate."""
+    pooled = [f for f in plan.fits if f.protocol == "pooled"] or plan.fits
+    return max(pooled, key=lambda f: (len(f.train), -f.seed)).fit
 
-    e2e = plan.spec.e2e
-    assert e2e is not None
-    weights = imagenet_weights_file(e2e.arch, settings.weights_root) if e2e.pretrained == "auto" else None
-    margin = 1 + 2 * e2e.jitter
-    read = PatchSettings(round((e2e.extent or plan.spec.patch_size) * margin), plan.spec.mpp)
-    out_size = round(e2e.input_size * margin)
+
+def trained_stage(plan: Plan, run: Run, method: TrainMethod, settings: Settings, device: str, reporter: Reporter
+                  ) -> Embedding | None:
+    """Train ``method`` once per fit (the CNN, LoRA or fine-tuning), each fit its own part with its own
+    checkpoint folder, so a killed worker resumes mid-fit and a resumed run skips finished fits.
+    Returns the tuned features of one fit (for the maps), or None."""
+    from mitoviz.train import FitJob, run_fit, run_fit_on_dask
+
     y = positives(plan)
-    fits = fit_table(plan, e2e.name, "e2e", "", "end-to-end", {"embedding_key": ""})
-    needed = np.unique(np.concatenate([np.concatenate([f.train, f.test]) for f in plan.fits]))
-    staged = Staged(reporter, f"read patches {e2e.name}", "cells")
-    with PatchReader() as reader:
-        pixels, ok = reader.read_cells(plan.cells.iloc[needed], read, on_error="report", out_size=out_size)
-    staged.update_counts(len(needed), len(needed))
-    position = np.full(len(plan.cells), -1)
-    position[needed] = np.arange(len(needed))
-    valid = np.zeros(len(plan.cells), dtype=bool)
-    valid[needed] = ok
+    name = method.method_id
+    classifier = "end-to-end" if method.kind == "e2e" else "head"
+    fits = fit_table(plan, name, method.kind, method.encoder, classifier, {"embedding_key": ""})
+    patch = PatchSettings(plan.spec.patch_size, plan.spec.mpp)
+    map_fit, features = _map_fit(plan), None
     done = run.done_parts()
-    staged = Staged(reporter, f"train {e2e.name}", "fits")
+    staged = Staged(reporter, f"train {name}", "fits")
     for i, (fit, (_, row)) in enumerate(zip(plan.fits, fits.iterrows(), strict=True)):
-        part = part_name(e2e.name, f"fit{fit.fit:05d}")
+        part = part_name(name, f"fit{fit.fit:05d}")
+        folder = run.root / "training" / part
         staged.update_counts(i, len(plan.fits))
         if part in done:
+            features = _stored_features(folder) if fit.fit == map_fit else features
             continue
-        started = time.monotonic()
-        train = fit.train[valid[fit.train]]
-        result = train_e2e(
-            pixels[position[train]], y[train], arch=e2e.arch, input_size=e2e.input_size, epochs=e2e.epochs,
-            samples_per_epoch=e2e.samples_per_epoch, batch_size=e2e.batch_size, lr=e2e.lr, patience=e2e.patience,
-            seed=fit.seed, device=device, weights_file=weights, reporter=reporter,
-        )
-        probs = predict_e2e(result.model, pixels[position[fit.test[valid[fit.test]]]], e2e.input_size, device)
-        fit_row = row.to_frame().T.assign(init=result.init, epochs_run=result.epochs_run, best_epoch=result.best_epoch,
-                                          seconds=time.monotonic() - started).infer_objects()
-        metrics, predictions = metric_rows(plan, fit_row, [probs], valid)
+        job = FitJob(method, plan.cells, fit.train, y, fit.test, seed=fit.seed, patch=patch, folder=folder,
+                     feature_rows=np.arange(len(plan.cells)) if fit.fit == map_fit else None)
+        outcome = (run_fit_on_dask(settings.dask_address, job, reporter, device, settings) if settings.dask_address
+                   else run_fit(job, reporter, device, settings))
+        read = ~np.isnan(outcome.probs)
+        valid = np.ones(len(plan.cells), dtype=bool)
+        valid[fit.test[~read]] = False
+        record = {k: v for k, v in outcome.record.to_row().items() if k not in row.index}
+        fit_row = row.to_frame().T.assign(**record).infer_objects()
+        metrics, predictions = metric_rows(plan, fit_row, [outcome.probs[read]], valid)
+        if outcome.features is not None:
+            features = _store_features(folder, outcome.features)
         run.append(part, fit_row, metrics, predictions)
     staged.update_counts(len(plan.fits), len(plan.fits))
+    if features is None:
+        return None
+    ok = np.isfinite(features).all(axis=1)
+    return features, ok, f"{run.run_id}:{name}:fit{map_fit:05d}"
+
+
+def _store_features(folder: Path, features: np.ndarray) -> np.ndarray:
+    buf = io.BytesIO()
+    np.save(buf, np.asarray(features, dtype=np.float32), allow_pickle=False)
+    write_atomic(folder / FEATURES_FILE, buf.getvalue())
+    return features
+
+
+def _stored_features(folder: Path) -> np.ndarray | None:
+    try:
+        return np.load(folder / FEATURES_FILE, allow_pickle=False)
+    except (OSError, ValueError):
+        return None  # not kept (or damaged): this method's map is left out of a resumed run
 
 
 def maps_stage(plan: Plan, run: Run, embeddings: dict[str, Embedding], settings: Settings, reporter: Reporter) -> None:

@@ -26,12 +26,25 @@ def test_toml_round_trip(tmp_path):
     path.write_text(TOML)
     spec = ExperimentSpec.from_toml(path)
     assert spec.budgets == (Budget("per_class", 5), Budget("per_class", 50), Budget("fraction", 0.1))
-    assert spec.e2e.arch == "resnet18" and spec.e2e.epochs == 3 and spec.e2e.lr == 1e-4
+    (cnn,) = spec.trained  # `[e2e]` is the end-to-end CNN from the published recipe
+    assert cnn.kind == "e2e" and cnn.arch == "resnet18" and cnn.epochs == 3 and cnn.lr == 1e-4
     assert spec.protocols == ("pooled", "cross:scanner", "lodo:tumor_type")
     again = ExperimentSpec.from_dict(spec.to_dict())
     assert again == spec and again.spec_hash() == spec.spec_hash()
     assert spec.with_changes(name="other").spec_hash() == spec.spec_hash()
     assert spec.with_changes(seeds=(1,)).spec_hash() != spec.spec_hash()
+
+
+def test_trained_methods_and_depths_round_trip():
+    spec = ExperimentSpec.from_dict({"name": "x", "datasets": ["d"], "encoders": ["uni"], "budgets": [5],
+                                     "layers": {"uni": [6, 12]},
+                                     "trained": [{"preset": "fmc-lora", "encoder": "uni", "epochs": 2},
+                                                 {"preset": "cpu-cnn"}]})
+    assert [m.method_id for m in spec.trained] == ["uni+lora", "e2e-small-cnn"]
+    assert spec.trained[0].lora == (16, 16, 0.1) and spec.trained[0].epochs == 2
+    assert ExperimentSpec.from_dict(spec.to_dict()) == spec
+    amm = PRESETS["ammeling2025"]
+    assert {m.kind for m in amm.trained} == {"lora"} and amm.split == "fmc"
 
 
 def test_presets_follow_the_published_protocols():
@@ -58,8 +71,12 @@ def test_presets_follow_the_published_protocols():
         ({"seeds": [1.5]}, "1.5 is not a whole number"),
         ({"seeds": 3.5}, "not a whole number"),
         ({"e2e": "yes"}, "`e2e` must be a table"),
-        ({"e2e": {"epochs": 0}}, "`e2e.epochs` must be ≥ 1"),
-        ({"e2e": {"colour": 1}}, r"Unknown \[e2e\] field"),
+        ({"e2e": {"epochs": 0}}, "sizes must be ≥ 1"),
+        ({"e2e": {"colour": 1}}, "Unknown trained-method settings: colour"),
+        ({"trained": [{"preset": "fmc-lora"}]}, "need an encoder name"),
+        ({"trained": [{"kind": "lora", "encoder": "uni"}, {"kind": "lora", "encoder": "uni"}]}, "share a name"),
+        ({"layers": {"uni": [6]}}, "not in encoders"),
+        ({"layers": {"e": [0]}}, "block numbers ≥ 1"),
         ({"classifier_params": {"logreg": 3}, "classifiers": ["logreg"]}, "must be a table"),
         ({"classifier_params": {"logreg": {"C": 1}}, "classifiers": ["knn"]}, "which is not in classifiers"),
         ({"classifier_params": {"knn": {"depth": 3}}, "classifiers": ["knn"]}, "has no parameter"),
@@ -74,7 +91,7 @@ def test_presets_follow_the_published_protocols():
         ({"encoders": ["a", "a"]}, "lists a name twice"),
         ({"budgets": ["lots"]}, "Cannot read the budget"),
         ({"colour": "red"}, "Unknown experiment field"),
-        ({"e2e": {"arch": "vgg16"}}, "Unknown end-to-end architecture"),
+        ({"e2e": {"arch": "vgg16"}}, "arch must be one of"),
         ({"preset": "nope"}, "Unknown experiment preset"),
         ({"seeds": ["x"]}, "bad value"),
     ],

@@ -10,28 +10,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from mitoviz.config import load_settings
-from mitoviz.experiment.run import run_experiment
-from mitoviz.experiment.spec import ExperimentSpec
 from mitoviz.jobs import job_store
 from tests.conftest import kill_workers
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def results_home(tmp_path_factory, small_demo):
-    """A home folder holding one finished run with two encoders, the CNN and a cross-scanner protocol."""
-    home = tmp_path_factory.mktemp("ui-home")
-    settings = load_settings({"MITOVIZ_HOME": str(home), "MITOVIZ_DEVICE": "cpu"})
-    spec = ExperimentSpec.from_dict({
-        "name": "ui run", "datasets": [str(small_demo)], "encoders": ["handcrafted", "random-vits16"],
-        "classifiers": ["logreg"], "budgets": [2, 5], "seeds": [0, 1], "protocols": ["pooled", "cross:scanner"],
-        "patch_size": 64, "projection": "pca", "on_budget_overflow": "cap",
-        "e2e": {"arch": "resnet18", "input_size": 16, "extent": 32, "epochs": 1, "samples_per_epoch": 16,
-                "batch_size": 8, "pretrained": "none"},
-    })
-    run = run_experiment(spec, settings)
-    return home, run.run_id
 
 
 @pytest.fixture
@@ -219,7 +201,7 @@ def test_new_benchmark_checks_then_launches(app, mitoviz_home, small_demo, monke
     assert any("Budget 24/class asks for 24 'mitotic figure' cells" in e.value for e in at.error)
     next(c for c in at.checkbox if c.label.startswith("Cap budgets")).check().run()
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Cells"] == "80" and metrics["CNN trainings"] != "0" and "≈" in metrics["Estimated time"]
+    assert metrics["Cells"] == "80" and metrics["Trained fits"] != "0" and "≈" in metrics["Estimated time"]
     budgets = next(s for s in at.selectbox if s.label == "Label budgets")
     budgets.set_value("Custom").run()
     next(t for t in at.text_input if t.label.startswith("Budgets")).set_value("2, lots").run()
