@@ -168,7 +168,7 @@ def trained_stage(plan: Plan, run: Run, method: TrainMethod, settings: Settings,
             features = _stored_features(folder) if fit.fit == map_fit else features
             continue
         job = FitJob(method, plan.cells, fit.train, y, fit.test, seed=fit.seed, patch=patch, folder=folder,
-                     feature_rows=np.arange(len(plan.cells)) if fit.fit == map_fit else None)
+                     feature_rows=np.arange(len(plan.cells)) if fit.fit == map_fit else None, val_rows=fit.val)
         outcome = (run_fit_on_dask(settings.dask_address, job, reporter, device, settings) if settings.dask_address
                    else run_fit(job, reporter, device, settings))
         read = ~np.isnan(outcome.probs)

@@ -36,6 +36,7 @@ from mitoviz.train.data import (
     Geometry,
     Items,
     PatchSet,
+    ValidationSplit,
     epoch_draws,
     geometry_for,
     loader,
@@ -296,8 +297,12 @@ def train_fit(
     settings: Settings | None = None,
     workers: int | None = None,
     checkpoint_seconds: float = 300.0,
+    val_rows: np.ndarray | None = None,
 ) -> TrainedModel:
     """Train one fit of ``method`` on ``cells.iloc[rows]``; ``labels`` (1 = positive) align with ``cells``.
+
+    ``val_rows`` (e.g. the published protocol's held-out 20 % of a budget draw, or a cross-validation
+    fold) validate the fit; without them a validation set is carved from ``rows`` by slide.
 
     ``patch`` is the experiment's patch (its size is the default extent, its µm/px the resolution).
     With ``checkpoint_dir`` the fit resumes from a checkpoint there (one written for the same method,
@@ -327,7 +332,13 @@ def train_fit(
         raise BudgetError(
             f"{method.method_id} needs labelled training cells of both classes.", "Raise the label budget."
         )
-    split = split_validation(cells["slide"].to_numpy()[rows], y[rows], method.val_fraction, seed)
+    if val_rows is not None and len(val_rows):
+        held = np.asarray(val_rows, dtype=np.int64)
+        held = held[readable(cells.iloc[held])[0]]
+        split = ValidationSplit(np.arange(len(rows)), np.arange(len(rows), len(rows) + len(held)), "given")
+        rows = np.concatenate([rows, held])
+    else:
+        split = split_validation(cells["slide"].to_numpy()[rows], y[rows], method.val_fraction, seed)
     val = split.val
     if len(val) > method.val_max_cells:
         val = np.sort(np.random.default_rng([seed, 0x7A1]).choice(val, method.val_max_cells, replace=False))

@@ -37,6 +37,7 @@ class FitJob:
     patch: PatchSettings | None = None
     folder: Path | None = None
     feature_rows: np.ndarray | None = None  # rows whose tuned features are wanted (maps)
+    val_rows: np.ndarray | None = None  # validation cells given by the plan; None: carved from train_rows
     workers: int | None = None
     checkpoint_seconds: float = 300.0
 
@@ -91,6 +92,7 @@ def run_fit(
         settings=settings,
         workers=workers,
         checkpoint_seconds=job.checkpoint_seconds,
+        val_rows=job.val_rows,
     )
     model.record.notes += notes
     model_dir = model.save(job.folder / MODEL_DIR) if job.folder else None

@@ -205,3 +205,12 @@ def test_one_class_budget_is_refused(slide_cells):
     rows = np.flatnonzero(positives(slide_cells) == 1)
     with pytest.raises(BudgetError, match="both classes"):
         train_fit(TrainMethod.cpu_cnn(), slide_cells, rows, positives(slide_cells))
+
+
+def test_validation_cells_given_by_the_plan_are_used_as_given(slide_cells):
+    y = positives(slide_cells)
+    train = _rows(slide_cells)
+    held, fit_rows = train[::4], np.setdiff1d(train, train[::4])  # e.g. the published 20 % or a fold
+    model = train_fit(TrainMethod.cpu_cnn(epochs=1), slide_cells, fit_rows, y, seed=0, val_rows=held)
+    assert model.record.validation == "given" and model.record.n_val == len(held)
+    assert model.record.n_train == len(fit_rows) and np.array_equal(np.sort(model.val_rows), np.sort(held))
