@@ -112,6 +112,9 @@ def check_embeddings(settings: Settings, report: Report) -> None:
     sets = shards = incomplete = 0
     for folder in sorted(p for p in store.root.glob("*/*") if p.is_dir()):
         entry = store.find(folder.name)
+        if entry is None and not any(folder.iterdir()):
+            incomplete += 1  # made just before a write failed (a full disk): the next run fills it
+            continue
         if entry is None:
             why = "its manifest.json is missing or unreadable"
             report.findings.append(Finding(area, f"{folder.relative_to(settings.home)}: {why}", _move(folder, why)))

@@ -5,7 +5,7 @@ import streamlit as st
 from mitoviz.errors import MitovizError
 from mitoviz.jobs import ACTIVE, job_store, move_store_aside
 from mitoviz.jobs.jsondisk import UnsafeRecord
-from mitoviz.jobs.worker import disk_is_full, ensure_workers
+from mitoviz.jobs.worker import ensure_workers, full_disk
 from mitoviz.results.faults import Damaged, disk_full
 from mitoviz.ui.widgets import NEW_PAGE, empty_state, settings, show_error
 
@@ -106,9 +106,9 @@ def job_list() -> None:
     if moved := st.session_state.pop("store_moved", None):
         st.success(f"The job store was moved to {moved}; an empty one is in use. Finished results stay on the Runs "
                    "page.", icon=":material/move_item:")
-    full = disk_is_full(cfg)
+    full = full_disk(cfg)
     if full:
-        st.warning(f"**{disk_full(cfg.home).what}** No job starts until there is space again.", icon=":material/storage:")
+        st.warning(f"**{disk_full(full).what}** No job starts until there is space again.", icon=":material/storage:")
     try:
         store = job_store(cfg)
         try:

@@ -64,11 +64,17 @@ def job_problem(job: Any) -> str | None:
 
 
 def identity(root: Path) -> tuple[tuple[int, int], ...]:
-    """(device, inode) of the home folder, the jobs folder and the database: changes when any is replaced."""
+    """(device, inode) of the home folder, the jobs folder and the database (when there is one): changes when
+    any is deleted or replaced. Raises OSError when a folder is gone."""
     root = Path(root)
     out = []
     for path in (root.parent, root, root / "cache.db"):
-        st = path.stat()
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            if path.name != "cache.db":
+                raise
+            continue
         out.append((st.st_dev, st.st_ino))
     return tuple(out)
 
@@ -119,13 +125,18 @@ def move_store_aside(root: Path, reason: str, quarantine: Quarantine | None = No
 class JobStore:
     """All jobs and worker heartbeats under ``<home>/jobs``."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, create: bool = True) -> None:
+        """Open (and with ``create``, make) the store; a worker opens with ``create=False`` so that a home folder
+        deleted under it is not made again."""
         self.root = Path(root)
         self.db = self.root / "cache.db"
         self.quarantined: Path | None = None
         self.malformed = 0  # job records of the wrong shape seen by the last read
         try:
-            self.root.mkdir(parents=True, exist_ok=True)
+            if create:
+                self.root.mkdir(parents=True, exist_ok=True)
+            elif not self.root.is_dir():
+                raise StorageError(f"There is no job store folder {self.root}.", "Start the worker from the app.")
             self._sweep()
             self.cache = SafeCache(str(self.root), timeout=30)
         except (OSError, sqlite3.Error, diskcache.Timeout, StorageError) as exc:

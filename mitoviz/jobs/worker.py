@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from mitoviz.config import Settings, load_settings
-from mitoviz.errors import Cancelled, MitovizError
+from mitoviz.errors import Cancelled, MitovizError, StorageError
 from mitoviz.jobs.store import HEARTBEAT_STALE_S, JobStore
 from mitoviz.progress import Reporter
 from mitoviz.results.faults import disk_full, failed_path, free_bytes, is_disk_full, storage_error
@@ -39,8 +39,13 @@ class StoreLost(Exception):
     """The home folder or the job store this worker opened is gone or was replaced."""
 
 
-def disk_is_full(settings: Settings) -> bool:
-    return free_bytes(settings.home) < MIN_FREE_BYTES
+def full_disk(settings: Settings) -> Path | None:
+    """The folder of the home (jobs, cache, results: each may be its own mount) with less than MIN_FREE_BYTES
+    free, or None."""
+    for folder in (settings.home, settings.jobs_dir, settings.cache_dir, settings.results_dir):
+        if free_bytes(folder) < MIN_FREE_BYTES:
+            return folder
+    return None
 
 
 class JobReporter(Reporter):
@@ -109,7 +114,7 @@ def _try_lock(handle: Any) -> bool:
 
 
 def _lock(settings: Settings, slot: int) -> Any:
-    settings.jobs_dir.mkdir(parents=True, exist_ok=True)
+    settings.jobs_dir.mkdir(exist_ok=True)  # not parents: a worker never makes a home folder (one deleted under it)
     handle = open(settings.jobs_dir / f"worker-{slot}.lock", "a+")  # noqa: SIM115 - held for the process's life
     for _ in range(20):  # worker_alive() holds the lock for an instant while it checks
         if _try_lock(handle):
@@ -184,13 +189,23 @@ def worker_loop(slot: int = 0, idle_exit_s: float | None = 600.0, max_jobs: int 
     """Run jobs until idle for ``idle_exit_s`` seconds (None: forever), or until the home folder or the job
     store goes away. Returns jobs run."""
     settings = load_settings()
-    lock = _lock(settings, slot)
+    try:
+        lock = _lock(settings, slot)
+    except FileNotFoundError as exc:
+        raise StorageError(f"The home folder {settings.home} does not exist (deleted?).",
+                           "Open the app or submit a job: they make it, and start a worker.") from exc
     if lock is None:
         return 0
     worker = f"slot{slot}-pid{os.getpid()}"
     settings = _with_device(settings, _device_for(settings, slot))
-    store = JobStore(settings.jobs_dir)
-    born = store.identity()
+    try:
+        store = JobStore(settings.jobs_dir, create=False)
+        born = store.identity()
+    except (MitovizError, OSError) as exc:
+        print(f"worker {worker}: {settings.home} disappeared while the worker started ({exc}); exiting.",
+              file=sys.stderr, flush=True)
+        lock.close()
+        return 0
     current: dict[str, Any] = {"job": None, "reporter": None}
     stop, lost = threading.Event(), threading.Event()
 
@@ -224,11 +239,11 @@ def worker_loop(slot: int = 0, idle_exit_s: float | None = 600.0, max_jobs: int 
         while max_jobs is None or ran < max_jobs:
             check_store()
             store.mark_interrupted()
-            full = disk_is_full(settings)
+            full = full_disk(settings)
             if full and not waiting_for_space:
-                print(f"worker {worker}: {disk_full(settings.home).what} Taking no job until space returns.",
+                print(f"worker {worker}: {disk_full(full).what} Taking no job until space returns.",
                       file=sys.stderr, flush=True)
-            waiting_for_space = full
+            waiting_for_space = full is not None
             job = None if full else store.claim_next(worker)
             if job is None:
                 if idle_exit_s is not None and time.monotonic() - idle_since > idle_exit_s:
@@ -237,7 +252,13 @@ def worker_loop(slot: int = 0, idle_exit_s: float | None = 600.0, max_jobs: int 
                 continue
             current["job"] = job["id"]
             current["reporter"] = JobReporter(store, job["id"], worker)
-            if run_job(store, job, settings, worker, current["reporter"]) == "lost":
+            try:
+                state = run_job(store, job, settings, worker, current["reporter"])
+            except MitovizError as exc:  # the end state could not be recorded (a full disk under the store)
+                print(f"worker {worker}: cannot record how job {job['id']} ended: {exc}; exiting.", file=sys.stderr,
+                      flush=True)
+                break
+            if state == "lost":
                 break
             current["job"] = current["reporter"] = None
             ran += 1
@@ -288,7 +309,7 @@ def ensure_workers(settings: Settings) -> list[int]:
 
 def _spawn_missing(settings: Settings) -> list[int]:
     started: list[int] = []
-    if disk_is_full(settings):
+    if full_disk(settings):
         return started
     for slot in range(settings.workers):
         starting = settings.jobs_dir / f"worker-{slot}.starting"

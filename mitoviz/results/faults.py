@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import shutil
 import sqlite3
 import time
@@ -64,10 +65,14 @@ def is_denied(exc: BaseException) -> bool:
 
 
 def failed_path(exc: BaseException, default: Path) -> Path:
-    """The file an OSError in the chain names, else ``default``."""
+    """The file an OSError in the chain names (a failed write names none: then the file of the atomic write's
+    "Cannot write PATH: ..." message), else ``default``."""
     for cur in _chain(exc):
         if isinstance(cur, OSError) and cur.filename:
             return Path(os.fsdecode(cur.filename))
+    for cur in _chain(exc):
+        if isinstance(cur, StorageError) and (found := re.match(r"Cannot write (/.+?): ", cur.what)):
+            return Path(found.group(1))
     return Path(default)
 
 
