@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -236,6 +237,34 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
+    from mitoviz.check import check_home, repair
+
+    report = check_home(settings)
+    result: dict[str, Any] = {"home": str(settings.home), "summary": report.summary, "healthy": report.healthy,
+                              "findings": [{"area": f.area, "what": f.what, "repairable": f.repair is not None}
+                                           for f in report.findings]}
+    lines = [f"mitoviz home {settings.home}"]
+    lines += [f"  {area:<12} {text}" for area, text in report.summary.items()]
+    lines += [f"  DAMAGED {f.area}: {f.what}" for f in report.findings]
+    if report.findings and args.repair:
+        quarantine, done = repair(report)
+        after = check_home(settings)
+        result.update(repaired=done, quarantine=str(quarantine.root) if quarantine.moved else None,
+                      healthy=after.healthy)
+        lines += [f"  {line}" for line in done]
+        if quarantine.moved:
+            lines.append(f"moved {len(quarantine.moved)} item(s) into {quarantine.root} (nothing was deleted)")
+        lines.append("healthy now" if after.healthy else f"{len(after.findings)} problem(s) remain")
+    elif report.findings:
+        lines.append(f"{len(report.findings)} problem(s). `python -m mitoviz check --repair` moves what is damaged "
+                     f"into {settings.home / 'quarantine'}/<timestamp>/ (nothing is deleted).")
+    else:
+        lines.append("healthy")
+    _print_json(result) if args.json else print("\n".join(lines))
+    return 0 if result["healthy"] else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mitoviz", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -290,13 +319,24 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("import", help="import a results bundle")
     p.add_argument("bundle")
     p.set_defaults(func=cmd_import)
+    p = sub.add_parser("check", help="verify the home folder (job store, caches, runs); --repair moves damage aside")
+    p.add_argument("--repair", action="store_true", help="move what is damaged into <home>/quarantine/<timestamp>/")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_check)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return int(args.func(args, load_settings()) or 0)
+        code = int(args.func(args, load_settings()) or 0)
+        sys.stdout.flush()  # here, not at exit: a reader that went away (`| head`) is handled below
+        return code
+    except BrokenPipeError:
+        # The reader closed the pipe: stop quietly, as `cat | head` does. Point stdout at /dev/null so the
+        # interpreter's final flush of what is still buffered cannot fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, what a shell reports for a writer whose reader went away
     except MitovizError as exc:
         print(f"error: {exc.what}", file=sys.stderr)
         if exc.fix:
