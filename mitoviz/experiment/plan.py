@@ -74,6 +74,7 @@ class Plan:
     fits: list[FitPlan]
     positive: str
     warnings: list[str] = field(default_factory=list)
+    blocks: dict[str, list[int]] = field(default_factory=dict)  # encoder → blocks embedded besides its output
 
     @cached_property
     def axes(self) -> list[str]:
@@ -86,7 +87,7 @@ class Plan:
         return any(d.synthetic for d in self.datasets)
 
     def size(self) -> dict[str, int]:
-        n_enc = len(self.spec.encoders)
+        n_enc = len(self.spec.encoders) + sum(len(b) for b in self.blocks.values())
         return {
             "cells": len(self.cells),
             "external_cells": int(self.cells[EXTERNAL].sum()),
@@ -273,9 +274,10 @@ def _draws(spec: ExperimentSpec, labels: np.ndarray, pool: np.ndarray, replicate
 TOKEN_POOLINGS = ("cls", "cls+patch_mean", "patch_mean")
 
 
-def check_encoders(spec: ExperimentSpec, settings: Settings) -> None:
-    """Every encoder (probed or trained) is known, has its weights here, and suits its method."""
-    from mitoviz.encoders import encoder_status, get_spec
+def check_encoders(spec: ExperimentSpec, settings: Settings) -> dict[str, list[int]]:
+    """Every encoder (probed or trained) is known, has its weights here, and suits its method.
+    Returns the blocks asked for by depth (``layers``), resolved ("all" → every block)."""
+    from mitoviz.encoders import encoder_status, get_spec, resolve_encoder_layers
 
     status = {s.name: s for s in encoder_status(settings)}
     trained = {m.encoder: m for m in spec.trained if m.encoder}
@@ -288,11 +290,12 @@ def check_encoders(spec: ExperimentSpec, settings: Settings) -> None:
         if method.kind == "lora" and get_spec(method.encoder, settings).pooling not in TOKEN_POOLINGS:
             raise SpecError(f"LoRA adapts transformer blocks, but {method.encoder} is not a transformer.",
                             f"Fine-tune {method.encoder} fully (kind finetune), or use LoRA on a ViT encoder.")
+    return {name: list(resolve_encoder_layers(name, layers, settings)) for name, layers in spec.layers.items()}
 
 
 def prepare(spec: ExperimentSpec, settings: Settings, reporter: Reporter | None = None) -> Plan:
     """Load, split and plan; every check that can be made in advance is made here."""
-    check_encoders(spec, settings)
+    blocks = check_encoders(spec, settings)
     for name in spec.classifiers:
         make_classifier(name, **spec.classifier_params.get(name, {}))
     if DEMO_DATASET in (*spec.datasets, *spec.test_datasets) and reporter is not None:
@@ -303,4 +306,4 @@ def prepare(spec: ExperimentSpec, settings: Settings, reporter: Reporter | None 
     warnings = [*fit_warnings, *warnings]
     for dataset in datasets:
         warnings.extend(f"{dataset.name}: {note}" for note in dataset.notes)
-    return Plan(spec, cells, datasets, fits, positive, warnings)
+    return Plan(spec, cells, datasets, fits, positive, warnings, blocks)

@@ -68,7 +68,7 @@ def run_experiment(
         embeddings: dict[str, Embedding] = {}
         for encoder in spec.encoders:
             t0 = time.monotonic()
-            embeddings[encoder] = probe_stage(plan, run, encoder, settings, device, reporter)
+            embeddings.update(probe_stage(plan, run, encoder, settings, device, reporter))
             timings[encoder] = time.monotonic() - t0
             landed()
         for method in spec.trained:

@@ -109,34 +109,52 @@ def metric_rows(plan: Plan, fits: pd.DataFrame, probs: list[np.ndarray], valid: 
 
 
 def probe_stage(plan: Plan, run: Run, encoder: str, settings: Settings, device: str, reporter: Reporter
-                ) -> Embedding:
-    """Embed with one encoder (cached) and sweep every classifier over every fit."""
-    from mitoviz.embed.extract import embed
-    from mitoviz.evaluate.sweep import sweep
+                ) -> dict[str, Embedding]:
+    """Embed with one encoder (cached), and with the blocks the spec names for it (``uni@12``: one pass
+    for all blocks), and sweep every classifier over every fit. Returns the embeddings by method id."""
+    from mitoviz.embed.extract import embed, embed_layers
+    from mitoviz.encoders import method_name
 
     spec = plan.spec
+    patch = PatchSettings(spec.patch_size, spec.mpp)
+    options = {"dataset": ", ".join(spec.datasets), "shard_size": settings.shard_size}
     reporter.log(f"Embedding {len(plan.cells)} cells with {encoder}")
-    result = embed(plan.cells, encoder, PatchSettings(spec.patch_size, spec.mpp), settings, device,
-                   Staged(reporter, f"embed {encoder}", "cells"), dataset=", ".join(spec.datasets),
-                   shard_size=settings.shard_size)
-    if result.n_unreadable:
-        reporter.log(f"{encoder}: {result.n_unreadable} cells could not be read and are left out")
-    x, valid = np.asarray(result.embeddings, dtype=np.float32), result.ok
+    results = {encoder: embed(plan.cells, encoder, patch, settings, device,
+                              Staged(reporter, f"embed {encoder}", "cells"), **options)}
+    if encoder in spec.layers:
+        reporter.log(f"Embedding blocks {spec.layers[encoder]} of {encoder}")
+        blocks = embed_layers(plan.cells, encoder, spec.layers[encoder], patch, settings, device,
+                              reporter=Staged(reporter, f"embed {encoder} blocks", "cells"), **options)
+        results.update({method_name(encoder, b): r for b, r in sorted(blocks.items())})
+    embeddings = {}
+    for method, result in results.items():
+        if result.n_unreadable:
+            reporter.log(f"{method}: {result.n_unreadable} cells could not be read and are left out")
+        embeddings[method] = (np.asarray(result.embeddings, dtype=np.float32), result.ok, result.key)
+        _sweep(plan, run, method, encoder, embeddings[method], device, reporter)
+    return embeddings
+
+
+def _sweep(plan: Plan, run: Run, method: str, encoder: str, embedding: Embedding, device: str,
+           reporter: Reporter) -> None:
+    """Every classifier over every fit on one embedding; each classifier is one part of the run."""
+    from mitoviz.evaluate.sweep import sweep
+
+    x, valid, key = embedding
     y = positives(plan)
-    for classifier in spec.classifiers:
-        part = part_name(encoder, classifier)
+    for classifier in plan.spec.classifiers:
+        part = part_name(method, classifier)
         if part in run.done_parts():
             continue
         started = time.monotonic()
-        fits = fit_table(plan, encoder, "probe", encoder, classifier, {"embedding_key": result.key})
+        fits = fit_table(plan, method, "probe", encoder, classifier, {"embedding_key": key})
         probs = sweep(x, y, [f.train[valid[f.train]] for f in plan.fits], [f.test[valid[f.test]] for f in plan.fits],
-                      classifier, spec.classifier_params.get(classifier), device,
-                      progress=Staged(reporter, f"fit {encoder} · {classifier}", "fits").update_counts)
+                      classifier, plan.spec.classifier_params.get(classifier), device,
+                      progress=Staged(reporter, f"fit {method} · {classifier}", "fits").update_counts)
         metrics, predictions = metric_rows(plan, fits, list(probs), valid)
         fits["seconds"] = (time.monotonic() - started) / max(1, len(fits))
         run.append(part, fits, metrics, predictions)
-        reporter.log(f"{encoder} · {classifier}: {len(fits)} fits in {time.monotonic() - started:.1f} s")
-    return x, valid, result.key
+        reporter.log(f"{method} · {classifier}: {len(fits)} fits in {time.monotonic() - started:.1f} s")
 
 
 def _map_fit(plan: Plan) -> int:

@@ -123,3 +123,17 @@ def test_probe_lora_and_cnn_share_fits_and_land_in_one_run(small_demo, settings)
     adapter = next((run.root / "training").glob("random-vits16_lora__fit*/model/adapter_model.safetensors"))
     assert adapter.stat().st_size > 0
     assert {"handcrafted", "random-vits16+lora", "e2e-small-cnn"} <= set(run.projections()["encoder"])
+
+
+def test_embeddings_by_depth_are_methods_of_their_own(small_demo, settings):
+    spec = _spec(small_demo, encoders=["random-vits16"], classifiers=["logreg"], protocols=["pooled"], seeds=[0],
+                 budgets=[5], layers={"random-vits16": [3, 6]})
+    plan = prepare(spec, settings)
+    assert plan.blocks == {"random-vits16": [3, 6]} and plan.size()["probe_fits"] == 3 * len(plan.fits)
+    run = run_experiment(spec, settings)
+    fits = run.fits()
+    assert set(fits["method"]) == {"random-vits16", "random-vits16@3", "random-vits16@6"}
+    assert set(fits["encoder"]) == {"random-vits16"} and fits["embedding_key"].nunique() == 3
+    assert {"random-vits16@3", "random-vits16@6"} <= set(run.projections()["encoder"])
+    with pytest.raises(SpecError, match="block"):
+        prepare(_spec(small_demo, encoders=["handcrafted"], layers={"handcrafted": [1]}), settings)
