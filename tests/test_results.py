@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from mitoviz.errors import DataError, StorageError
-from mitoviz.results import ResultsStore
+from mitoviz.results import ResultsStore, owner
 from mitoviz.results.faults import Damaged
 
 
@@ -123,7 +123,7 @@ def test_a_run_appears_whole_and_knows_its_owner(tmp_path):
 
 def test_a_running_run_whose_heartbeat_stopped_is_interrupted(tmp_path):
     run = ResultsStore(tmp_path / "results").create("stalled", {}, "h")
-    run.update_manifest(status="running")
+    owner.stop_heartbeat(run.root)  # as if this process could no longer write
     manifest = run.manifest()
     manifest["heartbeat"] = time.time() - 3600  # e.g. its process could not write for an hour (full disk)
     (run.root / "manifest.json").write_text(json.dumps(manifest))

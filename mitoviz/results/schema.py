@@ -84,22 +84,16 @@ def manifest_problems(manifest: Any) -> list[str]:
     return problems
 
 
+PLAIN_TYPES = ((pa.types.is_integer, "int"), (pa.types.is_floating, "float"), (pa.types.is_string, "str"),
+               (pa.types.is_large_string, "str"), (pa.types.is_boolean, "bool"), (pa.types.is_null, "null"),
+               (pa.types.is_timestamp, "time"), (pa.types.is_date, "time"))
+
+
 def _kind(t: pa.DataType) -> str | None:
+    """The plain kind of an Arrow type (a dictionary counts as its values), None for anything else."""
     if pa.types.is_dictionary(t):
         return _kind(t.value_type)
-    if pa.types.is_integer(t):
-        return "int"
-    if pa.types.is_floating(t):
-        return "float"
-    if pa.types.is_string(t) or pa.types.is_large_string(t):
-        return "str"
-    if pa.types.is_boolean(t):
-        return "bool"
-    if pa.types.is_null(t):
-        return "null"
-    if pa.types.is_timestamp(t) or pa.types.is_date(t):
-        return "time"
-    return None
+    return next((name for test, name in PLAIN_TYPES if test(t)), None)
 
 
 def schema_problems(schema: pa.Schema, kind: str | None) -> list[str]:

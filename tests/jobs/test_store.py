@@ -68,3 +68,54 @@ def test_unwritable_home_is_a_clear_error(tmp_path):
     blocker.write_text("not a folder")
     with pytest.raises(StorageError, match="Cannot open the job store"):
         JobStore(blocker / "jobs")
+
+
+def test_an_interrupted_job_is_resumed_and_one_whose_worker_keeps_dying_fails(tmp_path, monkeypatch):
+    from mitoviz.jobs import store as store_module
+
+    store = JobStore(tmp_path)
+    job, _ = store.submit({"name": "a"}, "ha")
+    assert store.submit({"name": "a"}, "ha")[1] is False
+    for attempt in range(1, store_module.MAX_ATTEMPTS + 1):
+        claimed = store.claim_next("w")
+        assert claimed["id"] == job["id"] and claimed["attempts"] == attempt
+        store.update(job["id"], heartbeat=time.time() - 3600)  # its worker died
+        assert store.list()[0]["state"] == "interrupted"  # shown so before any worker notices
+        assert store.submit({"name": "a"}, "ha")[1] is False  # still pending: no duplicate
+        store.mark_interrupted()
+    failed = store.get(job["id"])
+    assert failed["state"] == "failed" and "died 3 times" in failed["error"]["what"] and failed["error"]["fix"]
+    assert store.claim_next("w") is None
+
+
+def test_records_of_the_wrong_shape_are_skipped_not_shown(tmp_path):
+    store = JobStore(tmp_path)
+    good, _ = store.submit({"name": "a"}, "ha")
+    store.cache.set("job:list", [1, 2])
+    store.cache.set("job:stateless", {**good, "id": "stateless", "state": 7})
+    assert [j["id"] for j in store.list()] == [good["id"]] and store.malformed == 2
+    assert store.summary()["queued"] == 1
+    with pytest.raises(JobError, match="cannot be read"):
+        store.get("list")
+
+
+def test_the_disk_never_reaches_pickle(tmp_path):
+    import pickle
+
+    from mitoviz.jobs.jsondisk import JSONOnlyDisk, UnsafeRecord
+
+    disk = JSONOnlyDisk(str(tmp_path))
+    value = pickle.dumps({"x": 1})
+    with pytest.raises(UnsafeRecord, match="mode 4"):
+        disk.fetch(4, None, value, False)
+    with pytest.raises(UnsafeRecord, match="key stored pickled"):
+        disk.get(value, False)
+    with pytest.raises(UnsafeRecord, match="outside the store"):
+        disk.fetch(2, "../../etc/hostname", None, False)
+    (tmp_path.parent / "keep.txt").write_text("x")
+    disk.remove("../keep.txt")
+    assert (tmp_path.parent / "keep.txt").exists()
+    key, raw = disk.put("job:1")
+    assert raw and disk.get(key, True) == "job:1"
+    _size, mode, filename, stored = disk.store({"a": [1, 2]}, False)
+    assert mode == 1 and disk.fetch(mode, filename, stored, False) == {"a": [1, 2]}
