@@ -30,6 +30,8 @@ __all__ = ["EmbedOptions", "EmbedResult", "default_batch_size", "default_workers
 
 @dataclass
 class EmbedResult:
+    """One embedding set aligned to the cells: values, which cells were read, and what the cache did."""
+
     key: str
     embeddings: np.ndarray
     ok: np.ndarray
