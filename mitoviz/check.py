@@ -162,10 +162,10 @@ def check_results(settings: Settings, report: Report) -> None:
     for run in store.runs():
         try:
             manifest = run.manifest()
-            problems = run.quick_problems(manifest) + [
-                f"{p.relative_to(run.root)}: {'; '.join(found)}"
-                for p in run.table_files() if (found := table_problems(p, p.relative_to(run.root)))
-            ]
+            problems = run.quick_problems(manifest)
+            problems += [f"{p.relative_to(run.root)}: {'; '.join(found)}" for p in run.table_files()
+                         if not any(str(p.relative_to(run.root)) in seen for seen in problems)
+                         and (found := table_problems(p, p.relative_to(run.root)))]
         except StorageError as exc:
             problems, manifest = [exc.what], None
         if problems:

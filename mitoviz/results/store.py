@@ -307,8 +307,9 @@ class ResultsStore:
         except OSError:
             return []
         markers = ("manifest.json", "cells.parquet", "fits")  # a run folder that lost its manifest still counts
-        return [Run(p) for p in entries
-                if p.is_dir() and not p.name.startswith(".") and any((p / m).exists() for m in markers)]
+        return [Run(p) for p in entries  # os.path: a folder this process may not enter is listed, not raised
+                if os.path.isdir(p) and not p.name.startswith(".")
+                and (any(os.path.exists(p / m) for m in markers) or not os.access(p, os.R_OK | os.X_OK))]
 
     def get(self, run_id: str) -> Run:
         run = Run(self.root / run_id)
@@ -337,6 +338,8 @@ class ResultsStore:
             problems = run.quick_problems(m)
         except StorageError as exc:
             return {**row, "problem": exc.what}
+        except OSError as exc:  # a folder inside it that cannot be entered
+            return {**row, "problem": storage_error(exc, run.root, "read").what}
         spec = m["spec"]
         row.update(
             name=m["name"], created=m.get("created", ""), synthetic=bool(m.get("synthetic")),

@@ -79,21 +79,30 @@ print(json.dumps(out))
 """
 
 
-def test_an_unreadable_job_store_never_takes_a_page_down(home, finished):
+def test_an_unreadable_job_store_and_run_never_take_a_page_down(home, finished):
     """Root ignores file modes, so the CLI and the app run here without the capabilities that let it."""
     if os.geteuid() != 0 or shutil.which("setpriv") is None:
         pytest.skip("needs root and setpriv to take away root's permission override")
+    locked_run = home / "results" / f"{finished['run_id']}-unreadable"
+    shutil.copytree(home / "results" / finished["run_id"], locked_run)
     (home / "jobs").chmod(0)
+    locked_run.chmod(0)
     try:
         out = subprocess.run([*UNPRIVILEGED, sys.executable, "-m", "mitoviz", "jobs"], cwd=ROOT, env=dict(os.environ),
                              capture_output=True, text=True, timeout=120)
         assert out.returncode == 2 and TRACEBACK not in out.stderr and "ermission denied" in out.stderr, out.stderr
+        runs = subprocess.run([*UNPRIVILEGED, sys.executable, "-m", "mitoviz", "runs", "--json"], cwd=ROOT,
+                              env=dict(os.environ), capture_output=True, text=True, timeout=120)
+        rows = {r["run_id"]: r for r in json.loads(runs.stdout)}
+        assert rows[locked_run.name]["status"] == "damaged" and "permission denied" in rows[locked_run.name]["problem"]
+        assert rows[finished["run_id"]]["status"] == "complete"
         app = subprocess.run([*UNPRIVILEGED, sys.executable, "-c", PAGES_SCRIPT, json.dumps(PAGES)], cwd=ROOT,
                              env=dict(os.environ), capture_output=True, text=True, timeout=300)
         assert app.returncode == 0, app.stderr[-3000:]
         pages = json.loads(app.stdout.strip().splitlines()[-1])
     finally:
         (home / "jobs").chmod(0o755)
+        locked_run.chmod(0o755)
     assert all(not p["exceptions"] for p in pages.values()), pages
     assert any("ermission denied" in e for e in pages["views/jobs.py"]["errors"])
     assert_intact(home, finished)
