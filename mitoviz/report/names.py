@@ -14,6 +14,8 @@ METRICS = {
 }
 #: Usual domain axes, in the order pages list them; any other categorical column follows, sorted.
 AXIS_ORDER = ("scanner", "tumor_type", "species", "source", "centre", "dataset")
+#: The data set column and axis: external test sets are test domains of this axis only (plan contract 3).
+DATASET = "dataset"
 AXIS_NAMES = {
     "tumor_type": "tumour type",
     "centre": "centre",

@@ -107,3 +107,21 @@ def cells() -> pd.DataFrame:
             "agreement": rng.random(n),
         }
     )
+
+
+@pytest.fixture(scope="session")
+def trust_run(tmp_path_factory: pytest.TempPathFactory):
+    """A finished run in the real store (tests/report/runs.py), shared read-only by the bootstrap tests."""
+    from tests.report.runs import write_run
+
+    return write_run(tmp_path_factory.mktemp("trust-run"))
+
+
+@pytest.fixture(scope="session")
+def trust_tables(trust_run):
+    """(fits with labels, predictions, cells, CellInfo) of :func:`trust_run`."""
+    from mitoviz.report import trust
+    from tests.report.runs import POSITIVE
+
+    fits, cells = trust.labelled(trust_run.fits()), trust_run.cells()
+    return fits, trust_run.predictions(), cells, trust.CellInfo.of(cells, POSITIVE)
