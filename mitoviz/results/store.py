@@ -55,16 +55,18 @@ def new_run_id(name: str = "") -> str:
 
 
 def environment() -> dict[str, Any]:
-    """Package versions, code revision and machine, for the run manifest."""
-    import sklearn
-    import torch
+    """Package versions, code revision and machine, for the run manifest. A module already loaded gives its own
+    version (torch's names its build, e.g. +cu130); others come from package metadata, without importing them."""
+    import sys
+    from importlib import metadata
 
-    versions = {"mitoviz": __version__, "python": platform.python_version(), "torch": torch.__version__}
-    versions["scikit-learn"] = sklearn.__version__
-    for name in ("timm", "numpy", "pandas", "openslide"):
+    versions = {"mitoviz": __version__, "python": platform.python_version()}
+    for name, module, dist in (("torch", "torch", "torch"), ("scikit-learn", "sklearn", "scikit-learn"),
+                               ("timm", "timm", "timm"), ("numpy", "numpy", "numpy"), ("pandas", "pandas", "pandas"),
+                               ("openslide", "openslide", "openslide-python")):
         try:
-            versions[name] = __import__(name).__version__
-        except Exception:
+            versions[name] = getattr(sys.modules.get(module), "__version__", None) or metadata.version(dist)
+        except metadata.PackageNotFoundError:
             versions[name] = "not installed"
     try:
         revision = subprocess.run(

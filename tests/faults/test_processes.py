@@ -10,8 +10,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 from mitoviz.config import load_settings
 from mitoviz.jobs import move_store_aside
 from mitoviz.jobs.store import JobStore
@@ -83,7 +81,6 @@ def test_a_worker_whose_home_disappears_exits_and_its_spawner_leaves_no_zombie(h
             os.kill(pid, 9)
 
 
-@pytest.mark.slow
 def test_a_worker_whose_job_store_is_replaced_exits(home):
     worker = subprocess.Popen([sys.executable, "-m", "mitoviz", "worker", "--idle-exit", "-1"], cwd=ROOT,
                               env={**os.environ, "MITOVIZ_STALE_AFTER": "2"}, stdout=subprocess.DEVNULL,
