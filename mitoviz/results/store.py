@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from mitoviz import __version__
 from mitoviz.errors import StorageError
@@ -84,15 +85,26 @@ def _write_parquet(path: Path, frame: pd.DataFrame) -> None:
     write_atomic(path, buf.getvalue())
 
 
-def looks_like_parquet(path: Path) -> bool:
-    """A cheap check (first and last four bytes) that catches truncated and overwritten tables."""
+_footers_seen: dict[tuple[str, int, int], bool] = {}  # (path, mtime, size) → footer readable: listings re-check only changes
+
+
+def footer_problem(path: Path) -> str | None:
+    """A cheap check, cached per file version: the magic bytes at both ends and a readable footer (schema, row
+    groups). Catches truncated, overwritten and garbled tables; damage inside a data page needs a full read."""
     try:
-        with open(path, "rb") as fh:
-            head = fh.read(4)
-            fh.seek(-4, os.SEEK_END)
-            return head == PARQUET_MAGIC and fh.read(4) == PARQUET_MAGIC
-    except OSError:
-        return False
+        st = path.stat()
+        key = (str(path), st.st_mtime_ns, st.st_size)
+        if key not in _footers_seen:
+            if len(_footers_seen) > 100_000:
+                _footers_seen.clear()
+            with open(path, "rb") as fh:
+                head = fh.read(4)
+                fh.seek(-4, os.SEEK_END)
+                ok = head == PARQUET_MAGIC and fh.read(4) == PARQUET_MAGIC
+            _footers_seen[key] = ok and pq.read_metadata(path).num_columns > 0
+    except (OSError, ValueError, pa.ArrowException):
+        return "is not a readable parquet file (truncated, overwritten or garbled)"
+    return None if _footers_seen[key] else "is not a readable parquet file (truncated, overwritten or garbled)"
 
 
 @dataclass
@@ -165,12 +177,11 @@ class Run:
         return sorted(p for p in self.root.rglob("*.parquet") if p.is_file())
 
     def quick_problems(self, manifest: dict[str, Any]) -> list[str]:
-        """Damage that shows without reading the tables (truncated parquet files, a complete run without cells)."""
+        """Damage that shows without reading the tables: unreadable parquet footers, a complete run without cells."""
         problems = []
         if manifest.get("status") == "complete" and not (self.root / "cells.parquet").is_file():
             problems.append("cells.parquet is missing")
-        problems += [f"{p.relative_to(self.root)} is not a parquet file (truncated or overwritten)"
-                     for p in self.table_files() if not looks_like_parquet(p)]
+        problems += [f"{p.relative_to(self.root)} {problem}" for p in self.table_files() if (problem := footer_problem(p))]
         return problems
 
     # --- writing -----------------------------------------------------------------------------
