@@ -1,51 +1,49 @@
 import pandas as pd
 import streamlit as st
 
-from mitoviz.report import (
-    cell_predictions,
-    cell_rows,
-    in_box,
-    map_colours,
-    map_correctness,
-    map_points,
-    map_sample,
-    result_axes,
-    select_fits,
-)
-from mitoviz.ui.charts import embedding_map
+from mitoviz.report import cell_predictions, maps, method_labels, result_axes
 from mitoviz.ui.data import predictions, projections
-from mitoviz.ui.gallery import cell_images, image_grid
+from mitoviz.ui.gallery import cell_images, image_grid, notes_caption
+from mitoviz.ui.maps import embedding_map
 from mitoviz.ui.widgets import open_results
 
-MAX_SELECTED = 24
+PAGE_SIZE = 24
 
 cfg, run, data = open_results("Embedding maps")
-maps = projections(cfg, run)
-if maps.empty:
+projected = projections(cfg, run)
+if projected.empty:
     st.info("This run has no embedding maps yet: they are computed after the last encoder finishes.")
     st.stop()
 
-encoders = sorted(maps["encoder"].unique())
+# A map's ``encoder`` is the method whose features it shows (``uni``, ``uni+lora``, ``e2e-resnet18`` …).
+named = data.fits.drop_duplicates("method")
+labels = dict(zip(named["method"], method_labels(named), strict=True))
+encoders = sorted(projected["encoder"].astype(str).unique())
 c1, c2, c3 = st.columns(3)
-first = c1.selectbox("Encoder", encoders)
-second = c2.selectbox("Side by side with", ["(none)", *[e for e in encoders if e != first]])
+first = c1.selectbox("Features of", encoders, format_func=lambda e: labels.get(e, e),
+                     help="A frozen encoder's embeddings, or a trained method's own features where the run stores them.")
+second = c2.selectbox("Side by side with", ["(none)", *[e for e in encoders if e != first]],
+                      format_func=lambda e: labels.get(e, e))
 axes = result_axes(data.table)
-colours = map_colours(axes)
+colours = maps.map_colours(axes)
 colour = c3.selectbox("Colour by", list(colours), format_func=colours.get)
-
-points = map_points(maps, data.cells, axes)
+shown = [first] if second == "(none)" else [first, second]
+points = maps.map_points(projected, data.cells, axes)
 
 if colour == "correctness":
-    probe_fits = select_fits(data.fits, kind="probe", protocol="pooled")
     d1, d2, d3 = st.columns(3)
-    budget = d1.selectbox("Budget", data.budgets(), index=len(data.budgets()) - 1)
+    budgets = data.budgets()
+    budget = d1.selectbox("Budget", budgets, index=len(budgets) - 1)
     seed = d2.selectbox("Seed", sorted(data.fits["seed"].unique()))
-    classifier = d3.selectbox("Classifier", sorted(probe_fits["classifier"].unique()))
-    chosen = select_fits(probe_fits, budget=budget, seed=seed, classifier=classifier, method=[first, second])
+    probes = data.fits[data.fits["method"].isin(shown) & (data.fits["kind"] == "probe")]
+    several = sorted(probes["classifier"].unique()) if probes["classifier"].nunique() > 1 else []
+    classifier = d3.selectbox("Probe classifier", several) if several else None
+    chosen = maps.map_fits(data.fits, shown, budget, seed, classifier)
     preds = cell_predictions(predictions(cfg, run, chosen["fit_id"].tolist()), chosen, data.cells, data.positive)
-    points = map_correctness(points, preds)
-    st.caption("Pooled protocol. Cells outside this seed's test set were used for training or held out.")
-elif colour == "agreement" and points["agreement"].isna().all():
+    points = maps.map_correctness(points, preds)
+    st.caption("Pooled protocol: each map's own method at this budget and seed. Grey cells were not in that "
+               "seed's test set (used for training or held out).")
+elif colour == "agreement_level" and points["agreement"].isna().all():
     st.info("This data set has no per-rater votes, so there is no agreement to colour by.")
 
 total = int(points["encoder"].eq(first).sum())
@@ -55,29 +53,36 @@ limit = st.slider("Points drawn per map", 1000, max(1000, total), min(total, 20_
 
 
 def draw(encoder: str, column) -> pd.DataFrame:
-    frame = map_sample(points, encoder, limit)
-    method = frame["method"].iloc[0].upper() if len(frame) else ""
+    frame = maps.map_sample(points, encoder, limit)
+    how = str(frame["method"].iloc[0]).upper() if len(frame) else ""
     with column:
-        event = st.altair_chart(embedding_map(frame, colour, f"{encoder} ({method})", axes=axes), on_select="rerun",
-                                key=f"map-{encoder}", width="stretch")
-    box = (event.selection.get("brush") or {}) if event else {}
-    if not box or "u" not in box:
+        chart = embedding_map(frame, colour, f"{labels.get(encoder, encoder)} · {how}", colours[colour], axes=axes)
+        event = st.altair_chart(chart, on_select="rerun", key=f"map-{encoder}", width="stretch")
+    box = ((event or {}).get("selection") or {}).get("brush") or {}
+    if "u" not in box or "v" not in box:
         return frame.iloc[0:0]
-    return in_box(frame, box["u"], box["v"])
+    return maps.in_box(frame, box["u"], box["v"])
 
 
-columns = st.columns(2) if second != "(none)" else [st.container()]
-selected = [draw(first, columns[0])]
-if second != "(none)":
-    selected.append(draw(second, columns[1]))
-picked = pd.concat(selected).drop_duplicates("cell")
+columns = st.columns(len(shown), border=True)
+picked = pd.concat([draw(e, c) for e, c in zip(shown, columns, strict=True)]).drop_duplicates("cell")
 
 st.subheader("Selected cells")
 if picked.empty:
     st.caption("Drag a rectangle on a map to see the cells inside it.")
 else:
-    st.caption(f"{len(picked)} cells selected" + (f"; showing {MAX_SELECTED}" if len(picked) > MAX_SELECTED else ""))
-    shown = picked.head(MAX_SELECTED)
-    rows = cell_rows(data.cells, shown["cell"])
-    captions = [" · ".join(str(r[c]) for c in ["label", *axes[:1]]) for _, r in rows.iterrows()]
-    image_grid(cell_images(run, rows), captions)
+    present = [a for a in axes if a in picked.columns and picked[a].nunique() > 0]
+    s1, s2 = st.columns([1, 3], vertical_alignment="bottom")
+    over = s1.selectbox("Balance the sample over", present or ["(label only)"], format_func=lambda a: colours.get(a, a),
+                        help="Each page shows cells of every class and of every value of this axis in the selection, "
+                             "in proportion to their counts (at least one of each).")
+    by = ["truth", *([over] if over in present else [])]
+    ordered = maps.stratified_order(picked, by)
+    pages = maps.n_pages(len(ordered), PAGE_SIZE)
+    with s2:
+        page = st.pagination(pages, key=f"brush-page-{len(picked)}-{int(picked['cell'].sum())}") if pages > 1 else 1
+    st.caption(maps.selection_summary(picked, present, page, PAGE_SIZE, by))
+    rows = maps.cell_rows(data.cells, maps.page_of(ordered, page, PAGE_SIZE, by)["cell"])
+    images = cell_images(run, rows)
+    image_grid(images, [" · ".join(str(r[c]) for c in ["label", *present]) for _, r in rows.iterrows()])
+    notes_caption(images)

@@ -1,27 +1,31 @@
-import pandas as pd
 import streamlit as st
 
 from mitoviz.report import (
+    RATER_FILTERS,
     axis_name,
+    best_method,
     budget_order,
     cell_predictions,
     disagreement_patterns,
     disagreements,
+    has_votes,
     misclassified,
     n_tested,
     pattern_cells,
     present_axes,
     protocol_order,
+    rater_mask,
     result_axes,
     select_fits,
     train_domains,
 )
+from mitoviz.report.cells import decision_note, negative_name
+from mitoviz.ui.agreement import agreement_section
 from mitoviz.ui.data import predictions
-from mitoviz.ui.gallery import cell_images
+from mitoviz.ui.gallery import Cards, context_reason, show_cards
 from mitoviz.ui.widgets import open_results
 
 PAGE_SIZE = 12
-COLUMNS = 3
 
 cfg, run, data = open_results("Failure cases")
 if data.fits.empty:
@@ -35,69 +39,70 @@ train_domain = c2.selectbox("Trained on", train_domains(in_protocol, protocol))
 budgets = budget_order(in_protocol)
 budget = c3.selectbox("Label budget", budgets, index=len(budgets) - 1)
 seed = c4.selectbox("Seed", sorted(in_protocol["seed"].unique()))
-same = select_fits(in_protocol, train_domain=train_domain, budget=budget, seed=seed)
+point = select_fits(in_protocol, train_domain=train_domain, budget=budget)
+same = select_fits(point, seed=seed)
 preds = cell_predictions(predictions(cfg, run, same["fit_id"].tolist()), same, data.cells, data.positive)
 if preds.empty:
     st.info("No predictions for this choice.")
     st.stop()
 methods = sorted(preds["label"].unique())
+best = best_method(data.table, protocol=protocol, train_domain=train_domain, budget=budget)
 axes = present_axes(preds, result_axes(data.table))
+negative = negative_name(data.cells["label"], data.positive)
+cards = Cards(run, preds, axes, data.positive, negative, list(data.cells.columns))
+votes = has_votes(data.cells)
+no_context = context_reason(data.cells)
 
 
-def votes(row: pd.Series) -> str:
-    if isinstance(row.get("rater_votes"), str) and row["rater_votes"]:
-        return row["rater_votes"].replace(";", " · ")
-    return "no per-rater votes"
+def context_toggle(key: str) -> bool:
+    """"Show tissue context", off with its reason where the data set has no slide around its cells."""
+    shown = st.toggle("Show tissue context", key=f"ctx-{key}", disabled=bool(no_context),
+                      help=no_context or "A wider crop of the slide around each cell; green: the patch the models saw.")
+    if no_context:
+        st.caption(f"Tissue context is off: {no_context}")
+    return shown
 
 
-def cards(cells: pd.DataFrame, per_method: pd.DataFrame, key: str) -> None:
-    """A grid of cards: patch, truth, votes, each method's probability; context on demand."""
-    show_context = st.toggle("Show tissue context", key=f"ctx-{key}",
-                             help="A wider crop from the slide, the cell outlined in green.")
-    images = cell_images(run, cells, context=show_context)
-    for start in range(0, len(cells), COLUMNS):
-        cols = st.columns(COLUMNS)
-        for col, (_, row), img in zip(cols, cells.iloc[start:start + COLUMNS].iterrows(), images[start:start + COLUMNS],
-                                      strict=False):
-            with col.container(border=True):
-                st.image(img, width="stretch")
-                st.markdown(" · ".join([f"**{row['truth']}**", *(str(row[a]) for a in axes)]))
-                st.caption(f"raters: {votes(row)}")
-                probs = per_method[per_method["cell"] == row["cell"]][["label", "prob", "correct"]]
-                st.dataframe(
-                    probs.assign(ok=probs["correct"].map({True: "✓", False: "✗"}))
-                    .drop(columns="correct").rename(columns={"label": "method", "prob": "P"}),
-                    hide_index=True, width="stretch",
-                    column_config={
-                        "method": st.column_config.TextColumn(width=168),
-                        "P": st.column_config.ProgressColumn("P", help=f"predicted probability of {data.positive}",
-                                                             min_value=0.0, max_value=1.0, format="%.2f", width=78),
-                        "ok": st.column_config.TextColumn("", help="✓ right, ✗ wrong", width=32),
-                    },
-                )
-                st.caption(f"`{row['cell_id']}`")
-
-
-errors_tab, compare_tab = st.tabs(["Misclassified cells", "Frozen vs trained methods"])
+errors_tab, agreement_tab, compare_tab = st.tabs(
+    ["Misclassified cells", "Errors by rater agreement", "Frozen vs trained methods"])
 with errors_tab:
-    f1, f2, *filter_columns = st.columns(2 + len(axes))
-    method = f1.selectbox("Method", methods)
-    errors = {"both": "both", f"missed {data.positive}": "missed",
-              f"called {data.positive} wrongly": "false positive"}
+    f1, f2, f3, *filter_columns = st.columns(3 + len(axes))
+    method = f1.selectbox("Method", methods, index=methods.index(best) if best in methods else 0,
+                          help=f"Opens on {best}, the best method at {budget} by balanced accuracy (mean over seeds)."
+                          if best else None)
+    errors = {"both": "both", f"missed {data.positive}": "missed", f"called {data.positive} wrongly": "false positive"}
     kind = f2.selectbox("Error", list(errors))
+    raters = f3.selectbox("Raters", RATER_FILTERS, disabled=not votes,
+                          help="Raters split: the consensus got two thirds of the votes or fewer. All raters agree, "
+                               "every method wrong: a clear cell that every method shown called wrongly."
+                          if votes else "This data set has no per-rater votes.")
     filters = {a: col.multiselect(axis_name(a).capitalize(), sorted(preds[a].dropna().unique()))
                for a, col in zip(axes, filter_columns, strict=True)}
-    confidence = st.slider("Confidence of the wrong answer", 0.5, 1.0, (0.5, 1.0), 0.05)
-    wrong = misclassified(preds, method, errors[kind], filters, confidence)
-    n_test = n_tested(preds, method)
-    st.caption(f"{len(wrong)} wrong of {n_test} test cells for {method}, most confidently wrong first.")
+    confidence = st.slider("Confidence of the wrong answer", 0.5, 1.0, (0.5, 1.0), 0.05,
+                           help=f"How sure the method was of its wrong call: P({data.positive}) for a wrong "
+                                f"{data.positive} call, 1 − P for a missed one.")
+    keep = rater_mask(preds, raters) if votes else None
+    wrong = misclassified(preds, method, errors[kind], filters, confidence, keep)
+    st.caption(f"{len(wrong)} wrong of {n_tested(preds, method)} test cells for {method}"
+               + (f" ({raters})" if votes and raters != RATER_FILTERS[0] else "") + ", most confidently wrong first.")
+    context = context_toggle("errors")
     if wrong.empty:
         st.success("No misclassified cells match these filters.")
     else:
         pages = (len(wrong) - 1) // PAGE_SIZE + 1
-        page = st.number_input("Page", 1, pages, 1) if pages > 1 else 1
-        shown = wrong.iloc[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
-        cards(shown, preds, "errors")
+        page = st.pagination(pages, key=f"page-{method}-{kind}-{raters}") if pages > 1 else 1
+        show_cards(cards, wrong.iloc[(page - 1) * PAGE_SIZE : page * PAGE_SIZE], "errors", context)
+        st.caption(decision_note(data.positive, negative))
+
+with agreement_tab:
+    if not votes:
+        st.info("This data set has no per-rater votes, so error rates cannot be split by rater agreement. Data sets "
+                "with votes: MIDOG (rater votes per cell), AMi-Br (three experts), AtNorM-MD (five experts).",
+                icon=":material/how_to_vote:")
+    else:
+        every_seed = cell_predictions(predictions(cfg, run, point["fit_id"].tolist()), point, data.cells,
+                                      data.positive)
+        agreement_section(run, every_seed, point["fit_id"].tolist(), budget, data.labels())
 
 with compare_tab:
     pattern = disagreements(preds)
@@ -112,4 +117,5 @@ with compare_tab:
         if rows.empty:
             st.success("No cells in this group.")
         else:
-            cards(rows.head(PAGE_SIZE), preds, "compare")
+            show_cards(cards, rows.head(PAGE_SIZE), "compare", context_toggle("compare"))
+            st.caption(decision_note(data.positive, negative))

@@ -34,6 +34,30 @@ class PatchSettings:
         return {"size": self.size, "mpp": self.mpp}
 
 
+@dataclass(frozen=True)
+class Window:
+    """Where a patch lies on its image: ``extent`` level-0 px square from (``left``, ``top``) on a ``width`` ×
+    ``height`` image of ``mpp`` µm/px (None when the image does not report it). Galleries use it to mark
+    padding and draw a scale bar."""
+
+    left: float
+    top: float
+    extent: float
+    width: int
+    height: int
+    mpp: float | None
+
+    def outside(self, size: int) -> np.ndarray:
+        """Bool ``[size, size]``: pixels of the patch, shown at ``size`` px, beyond the image edge (padding)."""
+        centres = (np.arange(size) + 0.5) * self.extent / size
+        cols, rows = self.left + centres, self.top + centres
+        return ((rows < 0) | (rows >= self.height))[:, None] | ((cols < 0) | (cols >= self.width))[None, :]
+
+    def um_per_px(self, size: int) -> float | None:
+        """µm per pixel of the patch shown at ``size`` px, or None without the image's resolution."""
+        return None if self.mpp is None else self.mpp * self.extent / size
+
+
 class _Source:
     """An open image: reads level-0 regions, padding outside the image with white."""
 
@@ -181,6 +205,19 @@ class PatchReader:
                 "Cut patches at level 0 (leave µm/px empty) for this data set.",
             )
         return size * mpp / source.mpp
+
+    def window(self, image: str | Path, x: float, y: float, settings: PatchSettings | None = None,
+               context: int | None = None) -> Window:
+        """Where :meth:`read` (with ``settings``) or :meth:`context` (with its ``context`` extent) takes a patch."""
+        source = self.source(image)
+        whole = max(source.width, source.height)
+        if x is None or (isinstance(x, float) and math.isnan(x)):
+            left, top, extent = 0.0, 0.0, float(whole)
+        else:
+            settings = settings or PatchSettings()
+            extent = min(context, whole) if context else self._extent(source, settings.size, settings.mpp)
+            left, top = round(x - extent / 2), round(y - extent / 2)
+        return Window(left, top, float(extent), source.width, source.height, source.mpp)
 
     def read(
         self, image: str | Path, x: float, y: float, settings: PatchSettings, out_size: int | None = None
