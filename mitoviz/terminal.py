@@ -20,18 +20,25 @@ def _cut(text: str, size: int) -> str:
     return text if len(text) <= size else text[: max(1, size - 1)] + "…"
 
 
-def table(rows: Sequence[dict[str, Any]], columns: Sequence[str], total: int | None = None) -> str:
-    """Rows as aligned columns no wider than the terminal; the widest columns are shortened with '…'."""
+def table(rows: Sequence[dict[str, Any]], columns: Sequence[str], total: int | None = None,
+          keep: Sequence[str] = ()) -> str:
+    """Rows as aligned columns no wider than the terminal; the widest columns are shortened with '…',
+    except those in ``keep`` (ids people copy)."""
     if not rows:
         return "(none)"
     total = total or width()
     cells = [[str(r.get(c, "")) for c in columns] for r in rows]
     sizes = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
     budget = total - len(GAP) * (len(columns) - 1)
+    fixed = [c in keep for c in columns]
     cap = max(sizes)
-    while sum(min(s, cap) for s in sizes) > budget and cap > MIN_COLUMN:  # shorten the widest columns alike
+
+    def fitted(cap: int) -> list[int]:
+        return [s if keep_it else min(s, cap) for s, keep_it in zip(sizes, fixed, strict=True)]
+
+    while sum(fitted(cap)) > budget and cap > MIN_COLUMN:  # shorten the widest columns alike
         cap -= 1
-    sizes = [min(s, cap) for s in sizes]
+    sizes = fitted(cap)
     lines = [GAP.join(_cut(c, s).ljust(s) for c, s in zip(columns, sizes, strict=True))]
     lines += [GAP.join(_cut(v, s).ljust(s) for v, s in zip(row, sizes, strict=True)) for row in cells]
     return "\n".join(line.rstrip() for line in lines)

@@ -15,6 +15,7 @@ from mitoviz.experiment.plan import Plan, prepare
 from mitoviz.experiment.spec import ExperimentSpec
 from mitoviz.experiment.stages import Embedding, maps_stage, probe_stage, trained_stage
 from mitoviz.progress import Reporter
+from mitoviz.report.trust import precompute
 from mitoviz.results import ResultsStore, Run
 
 
@@ -84,6 +85,12 @@ def run_experiment(
         reporter.log("Embedding maps and the Robustness Index")
         maps_stage(plan, run, embeddings, settings, reporter)
         timings["maps and robustness"] = time.monotonic() - t0
+        t0 = time.monotonic()
+        reporter.update("statistics", 0, 1, "run")
+        precompute(run)  # the pages' intervals and paired comparisons, so large runs open at once
+        reporter.update("statistics", 1, 1, "run")
+        timings["statistics"] = time.monotonic() - t0
+        reporter.log(f"Intervals and paired comparisons in {timings['statistics']:.1f} s")
     except BaseException as exc:
         run.update_manifest(status="cancelled" if isinstance(exc, Cancelled) else "failed", error=str(exc),
                             timings=timings)
