@@ -117,3 +117,7 @@ def depth_rate(name: str, cells, patch: PatchSettings, settings, device: str, ba
         layered = max(layered, len(cells) / max(r.seconds for r in many.values()))
     print(f"{'':16s} depth: {len(blocks)} {unit}s {blocks} of {n} in one pass {layered:7.1f}/s vs the single "
           f"embedding {single:7.1f}/s (best of 2 cold runs each), ratio {layered / single:.2f}")
+
+
+if __name__ == "__main__":
+    main()
