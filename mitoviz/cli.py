@@ -26,12 +26,14 @@ class BarReporter(Reporter):
 
     def update(self, stage: str, done: int, total: int, unit: str = "") -> None:
         bar = self._bars.get(stage)
-        if bar is None:
-            bar = self._bars[stage] = self._tqdm(total=total, desc=stage, unit=f" {unit}" if unit else " it",
-                                                 leave=True, file=sys.stderr, dynamic_ncols=True)
+        if bar is None:  # counted from here, so work done before (cached shards) is no rate
+            bar = self._bars[stage] = self._tqdm(total=total, initial=done, desc=stage, leave=True, file=sys.stderr,
+                                                 unit=f" {unit}" if unit else " it", dynamic_ncols=True,
+                                                 mininterval=0.5, smoothing=0.1)
+        if bar.disable:
+            return
         bar.total = total
-        bar.n = done
-        bar.refresh()
+        bar.update(done - bar.n)
         if done >= total:
             bar.close()
 
@@ -47,49 +49,70 @@ def _print_json(payload: Any) -> None:
     print(json.dumps(payload, indent=2, default=str))
 
 
-def _table(rows: list[dict[str, Any]], columns: list[str]) -> None:
-    if not rows:
-        print("(none)")
-        return
-    widths = {c: max(len(c), *(len(str(r.get(c, ""))) for r in rows)) for c in columns}
-    print("  ".join(c.ljust(widths[c]) for c in columns))
-    for r in rows:
-        print("  ".join(str(r.get(c, "")).ljust(widths[c]) for c in columns))
+def _table(rows: list[dict[str, Any]], columns: list[str], keep: tuple[str, ...] = ()) -> None:
+    from mitoviz.terminal import table
+
+    print(table(rows, columns, keep=keep))
 
 
 def cmd_datasets(args: argparse.Namespace, settings: Settings) -> int:
     from mitoviz.data.sources import dataset_status
 
-    rows = [s.to_dict() for s in dataset_status(settings)]
+    statuses = dataset_status(settings)
     if args.json:
-        _print_json(rows)
-    else:
-        _table(
-            [{**r, "found": "yes" if r["found"] else "no", "where": r.get("path") or r.get("how_to_get", "")}
-             for r in rows],
-            ["name", "title", "found", "where"],
-        )
+        _print_json([s.to_dict() for s in statuses])
+        return 0
+    rows = []
+    for s in statuses:
+        state = "ready" if s.ready else "images missing" if s.found else "not found"
+        where = str(s.path) if s.found else "python -m mitoviz demo-data" if s.synthetic else _first_url(s.how_to_get)
+        rows.append({"name": s.name, "status": state, "where / get it from": where})
+    _table(rows, ["name", "status", "where / get it from"])
+    print("\n(--json for titles, what to put where, and how to get each data set)")
     return 0
 
 
+def _first_url(text: str) -> str:
+    import re
+
+    match = re.search(r"https?://(\S+)", text)
+    return match.group(1).rstrip(".,;)") if match else text
+
+
 def cmd_inspect(args: argparse.Namespace, settings: Settings) -> int:
+    from mitoviz import terminal
+    from mitoviz.data.cells import DOMAIN_COLUMNS
     from mitoviz.data.sources import inspect_path
 
-    report = inspect_path(args.path)
+    report = inspect_path(args.path, settings, strict=args.strict)
     if args.json:
         _print_json(report)
         return 0
-    print(f"{report.get('dataset', args.path)}: {report['cells']} cells")
-    for key in ("label", "scanner", "tumor_type", "split"):
+    print(terminal.paragraph(f"{report['dataset']}: {report['cells']:,} cells on {report['images']:,} images "
+                             f"({report['format']} format, preset {report['preset'] or 'none'}) from {report['path']}",
+                             indent="", hang="  "))
+    if not report["format_verified"]:
+        print(terminal.paragraph("note: this data set's file layout is unverified; check these counts."))
+    for key in ("label", *dict.fromkeys([*DOMAIN_COLUMNS, *report["axes"]]), "split"):
         counts = report.get(key) or {}
-        if counts:
-            print(f"  by {key}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
-    print(f"  slides: {report.get('slides', 0)}")
-    missing = report.get("missing_images") or []
+        if counts and set(counts) - {"unknown", ""}:
+            axis = " (domain axis)" if key in report["axes"] else ""
+            print(terminal.paragraph(f"{key}{axis}: {terminal.counts(counts)}"))
+    print(terminal.paragraph(f"slides: {report['slides']:,}"))
+    for kind in ("adjusted", "skipped"):
+        lines = report[f"{kind}_lines"]
+        print(terminal.paragraph(f"{kind}: {report[f'n_{kind}']:,} row(s)" + (":" if lines else "")))
+        for line in lines:
+            print(terminal.paragraph(line, indent="    ", hang="      "))
+    for column, merges in report["normalised"].items():
+        text = ", ".join(f"{m['raw']!r} → {m['normalised']!r} ({m['rows']:,} rows)" for m in merges)
+        print(terminal.paragraph(f"normalised {column}: {text}"))
+    missing = report["missing_images"]
     if missing:
-        print(f"  missing image files ({len(missing)}): " + ", ".join(missing[:20]) + (" …" if len(missing) > 20 else ""))
-    for note in report.get("notes") or []:
-        print(f"  note: {note}")
+        shown = ", ".join(missing[:10]) + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")
+        print(terminal.paragraph(f"missing image files ({len(missing):,}): {shown}"))
+    for note in report["notes"]:
+        print(terminal.paragraph(f"note: {note}"))
     return 0
 
 
@@ -111,12 +134,10 @@ def cmd_encoders(args: argparse.Namespace, settings: Settings) -> int:
     rows = [s.to_dict() for s in encoder_status(settings)]
     if args.json:
         _print_json(rows)
-    else:
-        _table(
-            [{**r, "weights": r.get("location") if r["available"] else f"missing: {r.get('how_to_get', '')}"}
-             for r in rows],
-            ["name", "family", "dim", "weights"],
-        )
+        return 0
+    _table([{**r, "weights": r.get("location") if r["available"] else f"missing · {_first_url(r.get('how_to_get', ''))}"}
+            for r in rows], ["name", "dim", "weights"])
+    print("\n(--json for families, licences, file names and where mitoviz looks for weights)")
     return 0
 
 
@@ -170,14 +191,40 @@ def cmd_runs(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         _print_json(rows)
     else:
-        _table(rows, ["run_id", "name", "status", "created", "datasets", "encoders", "fits"])
+        for row in rows:
+            planned = row.get("planned") or 0
+            row["fits"] = f"{row['fits']}/{planned}" if planned and row["fits"] < planned else row["fits"]
+        _table(rows, ["run_id", "status", "fits", "name", "created", "problem"], keep=("run_id", "status"))
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace, settings: Settings) -> int:
+    from mitoviz.report.compare import compare_lines, compare_run, paired_numbers
+    from mitoviz.results import ResultsStore
+
+    run = ResultsStore(settings.results_dir).get(args.run_id)
+    options = {k: v for k, v in (("metric", args.metric), ("protocol", args.protocol),
+                                 ("train_domain", args.trained_on), ("test_domain", args.tested_on)) if v}
+    if args.tested_on:
+        options["test_axis"] = args.test_axis or "dataset"
+    table = compare_run(run, args.a, args.b, **options)
+    if args.json:
+        _print_json(paired_numbers(table).to_dict("records"))
+        return 0
+    from mitoviz import terminal
+
+    for line in compare_lines(table):
+        print(terminal.paragraph(line, indent="", hang="    "))
     return 0
 
 
 def cmd_submit(args: argparse.Namespace, settings: Settings) -> int:
+    from mitoviz.experiment.plan import prepare
     from mitoviz.jobs import submit
 
-    job, created = submit(_spec(args.spec), settings, start_worker=not args.no_worker)
+    spec = _spec(args.spec)
+    prepare(spec, settings, Reporter())  # refuse here what the worker would (encoders, data, columns, budgets)
+    job, created = submit(spec, settings, start_worker=not args.no_worker)
     print(job["id"])
     if not created:
         print(f"(the same experiment is already {job['state']})", file=sys.stderr)
@@ -272,8 +319,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("datasets", help="dataset presets and whether each is found on disk")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_datasets)
-    p = sub.add_parser("inspect", help="counts by class, scanner, tumour type and slide; missing images")
+    p = sub.add_parser("inspect", help="counts by class and domain; what was adjusted, skipped and merged")
     p.add_argument("path")
+    p.add_argument("--strict", action="store_true", help="refuse rows the loader would adjust or skip")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_inspect)
     p = sub.add_parser("demo-data", help="write the synthetic demo data set (MIDOG format)")
@@ -297,6 +345,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("runs", help="stored runs")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_runs)
+    p = sub.add_parser("compare", help="is method A really better than B? per budget: A − B and its interval")
+    p.add_argument("run_id")
+    p.add_argument("a", help="a method as the run names it (e.g. uni, e2e-resnet18, uni+lora)")
+    p.add_argument("b")
+    p.add_argument("--metric", default="", help="balanced_accuracy (default), auroc, f1, accuracy or kappa")
+    p.add_argument("--protocol", default="", help="pooled (default), cross:scanner, …")
+    p.add_argument("--trained-on", default="", help="the training domain of a cross/lodo protocol")
+    p.add_argument("--tested-on", default="", help="a test domain (with --test-axis; default the dataset axis)")
+    p.add_argument("--test-axis", default="", help="the axis of --tested-on (scanner, tumor_type, dataset, …)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_compare)
     p = sub.add_parser("submit", help="queue an experiment as a background job; prints the job id")
     p.add_argument("spec")
     p.add_argument("--no-worker", action="store_true", help="queue only; do not start a worker")

@@ -344,7 +344,8 @@ class ResultsStore:
     def entry(self, run: Run) -> dict[str, Any]:
         """One listing row; a run that cannot be read is a row with status "damaged" and the reason."""
         row: dict[str, Any] = {"run_id": run.run_id, "name": "", "status": "damaged", "created": "", "datasets": "",
-                               "encoders": "", "synthetic": False, "fits": 0, "seconds": None, "imported": False,
+                               "encoders": "", "synthetic": False, "fits": 0, "planned": 0, "seconds": None,
+                               "imported": False,
                                "problem": ""}
         try:
             m = run.manifest()
@@ -358,7 +359,8 @@ class ResultsStore:
             name=m["name"], created=m.get("created", ""), synthetic=bool(m.get("synthetic")),
             datasets=", ".join(str(d) for d in spec.get("datasets") or []),
             encoders=", ".join(str(e) for e in spec.get("encoders") or []),
-            fits=int(m.get("n_fits_done", 0)), seconds=m.get("seconds"), imported=bool(m.get("imported_from")),
+            fits=int(m.get("n_fits_done", 0)), planned=int(m.get("n_fits_planned", 0)), seconds=m.get("seconds"),
+            imported=bool(m.get("imported_from")),
         )
         if problems:
             return {**row, "problem": f"Run {run.run_id} is damaged: " + "; ".join(problems)}
