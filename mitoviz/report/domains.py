@@ -21,6 +21,8 @@ RI_COLUMNS = {
     "so": "same class, other domain",
     "os": "other class, same domain",
     "undefined_frac": "undefined share",
+    "k": "neighbours (k)",
+    "n": "cells",
 }
 
 
@@ -44,8 +46,9 @@ def own_datasets(cells: pd.DataFrame) -> list[str]:
     """The data sets the experiment trains on (every one but its external test sets)."""
     if DATASET not in cells:
         return []
-    external = cells[EXTERNAL].fillna(False).astype(bool) if EXTERNAL in cells else False
-    return sorted(set(cells.loc[~external, DATASET].astype(str)))
+    if EXTERNAL not in cells:  # a run from before external test sets: every data set is its own
+        return sorted(set(cells[DATASET].astype(str)))
+    return sorted(set(cells.loc[~cells[EXTERNAL].fillna(False).astype(bool), DATASET].astype(str)))
 
 
 def in_domain(protocol: str, test_axis: str, train_domain: pd.Series, test_domain: pd.Series,
@@ -137,7 +140,8 @@ def lodo_table(table: pd.DataFrame, metric: str, axis: str, budget: str) -> pd.D
 
 def lodo_matrix(table: pd.DataFrame, metric: str, axis: str, budget: str) -> pd.DataFrame:
     """:func:`lodo_table` as a method × held-out domain table of means."""
-    return lodo_table(table, metric, axis, budget).pivot(index="label", columns="held_out", values="mean")
+    table = lodo_table(table, metric, axis, budget).pivot(index="label", columns="held_out", values="mean")
+    return table.rename_axis(index="method", columns="held out")
 
 
 def robustness_table(robustness: pd.DataFrame) -> pd.DataFrame:

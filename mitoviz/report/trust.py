@@ -30,11 +30,11 @@ from mitoviz.report.names import DATASET
 from mitoviz.results import Run
 
 ALL = "all"
-EXTERNAL = "test_only"  # cells column: True for the cells of an external test set (never trained on)
+EXTERNAL = "test_only"  # cells column (experiment.plan.EXTERNAL): True for external test-set cells, never trained on
 POINT_KEYS = ["protocol", "train_domain", "test_axis", "test_domain", "budget", "metric"]
-#: ``seeds`` holds each method's value per seed on the rows it shares with the methods it is compared with.
 POINT_COLUMNS = [*POINT_KEYS, "label", "method", "estimate", "low", "high", "seed_sd", "n_seeds", "n_resamples",
                  "n_cells", "n_slides"]
+#: ``seeds``: each method's value per seed on the rows it shares with the methods it is compared with.
 SEED_COLUMNS = [*POINT_KEYS, "label", "seed", "value"]
 PAIR_COLUMNS = [*POINT_KEYS, "a", "b", "difference", "low", "high", "p_value", "p_holm", "real", "excludes_zero",
                 "comparisons"]
@@ -282,13 +282,15 @@ def facets(metrics: pd.DataFrame, fits: pd.DataFrame, test_axes: Iterable[str] |
     return sorted(map(tuple, found.astype(str).to_numpy().tolist()), key=lambda f: (f[0] != "pooled", f))
 
 
-def precompute(run: Run, metrics: Sequence[str] = stats.INTERVAL_METRICS, test_axes: Iterable[str] | None = None,
-               confidence: float = 0.95) -> Trust:
-    """Bootstrap every facet of ``run`` (or those of ``test_axes``, e.g. ``["all"]``) and store the tables in it.
+def precompute(run: Run, metrics: Sequence[str] = stats.INTERVAL_METRICS,
+               test_axes: Iterable[str] | None = (ALL,), confidence: float = 0.95) -> Trust:
+    """Bootstrap the facets of ``run`` whose test axis is in ``test_axes`` (default: the experiment's own test
+    cells, what the curves page opens on; None: every axis) and store the tables in the run.
 
     Meant for the end of a run, so that the result pages open large runs without waiting; they read the tables
-    back with :func:`stored` as long as the run's fits are unchanged. Reads one protocol and training domain's
-    predictions at a time.
+    back with :func:`stored` as long as the run's fits are unchanged (a facet not stored is computed when
+    shown). Reads one protocol and training domain's predictions at a time. AUROC costs most (its slide-pair
+    form grows with the square of the test slides).
     """
     fits = labelled(run.fits())
     if fits.empty:

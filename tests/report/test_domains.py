@@ -71,6 +71,7 @@ def test_in_domain_for_every_kind_of_protocol() -> None:
     assert default_test_axis("pooled", ["scanner", "dataset"]) == "dataset"
     cells = pd.DataFrame({"dataset": ["own", "own", "ext"], "test_only": [False, False, True]})
     assert own_datasets(cells) == ["own"] and own_datasets(cells.drop(columns="dataset")) == []
+    assert own_datasets(cells.drop(columns="test_only")) == ["ext", "own"]  # a run without external sets
 
 
 def test_leave_one_out_reads_lodo_rows(
