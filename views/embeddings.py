@@ -18,7 +18,8 @@ if projected.empty:
 # A map's ``encoder`` is the method whose features it shows (``uni``, ``uni+lora``, ``e2e-resnet18`` …).
 named = data.fits.drop_duplicates("method")
 labels = dict(zip(named["method"], method_labels(named), strict=True))
-encoders = sorted(projected["encoder"].astype(str).unique())
+encoders = maps.map_order(projected["encoder"].astype(str).unique(), dict(zip(named["method"], named["kind"],
+                                                                              strict=True)))
 c1, c2, c3 = st.columns(3)
 first = c1.selectbox("Features of", encoders, format_func=lambda e: labels.get(e, e),
                      help="A frozen encoder's embeddings, or a trained method's own features where the run stores them.")
@@ -82,7 +83,7 @@ else:
     with s2:
         page = st.pagination(pages, key=f"brush-page-{len(picked)}-{int(picked['cell'].sum())}") if pages > 1 else 1
     st.caption(maps.selection_summary(picked, present, page, PAGE_SIZE, by))
-    rows = maps.cell_rows(data.cells, maps.page_of(ordered, page, PAGE_SIZE, by)["cell"])
+    rows = maps.cell_rows(data.cells, maps.page_of(ordered, page, PAGE_SIZE, "truth")["cell"])
     images = cell_images(run, rows)
-    image_grid(images, [" · ".join(str(r[c]) for c in ["label", *present]) for _, r in rows.iterrows()])
+    image_grid(images, [" · ".join(str(r[c]) for c in ["label", *by[1:]]) for _, r in rows.iterrows()])
     notes_caption(images)

@@ -66,7 +66,7 @@ def context_toggle(key: str) -> bool:
 errors_tab, agreement_tab, compare_tab = st.tabs(
     ["Misclassified cells", "Errors by rater agreement", "Frozen vs trained methods"])
 with errors_tab:
-    f1, f2, f3, *filter_columns = st.columns(3 + len(axes))
+    f1, f2, f3, *filter_columns = st.columns([2.2, 1.6, 2.0, *[1.4] * len(axes)])
     method = f1.selectbox("Method", methods, index=methods.index(best) if best in methods else 0,
                           help=f"Opens on {best}, the best method at {budget} by balanced accuracy (mean over seeds)."
                           if best else None)

@@ -146,29 +146,30 @@ def decision_note(positive: str, negative: str) -> str:
     return (f"**{prob_column(positive)}**: each method's predicted probability that the cell is a {positive}. "
             f"**call**: a method calls a cell *{positive}* when {prob_column(positive)} > {THRESHOLD:g}, else "
             f"*{negative}* (exactly {THRESHOLD:g} counts as {negative}, as in the metrics); ✓ the call matches the "
-            "label, ✗ it does not. **training**: frozen = a probe on a frozen encoder; LoRA, fine-tuned and "
+            "label, ✗ it does not. **method**: *frozen* = a probe on a frozen encoder; LoRA, fine-tuned and "
             "end-to-end methods trained their network on the same labelled cells.")
 
 
 def column_help(positive: str, negative: str) -> dict[str, str]:
     """Header tooltips of a card's table, one per column."""
     return {
-        "method": "The method: an encoder with a probe, or a trained network (its id says which).",
-        "training": "How the method learned: frozen (probe on a frozen encoder), LoRA, fine-tuned or end-to-end.",
+        "method": "The method and how it learned: a probe on a frozen encoder (frozen), or a network trained on the "
+                  "same labelled cells (LoRA, fine-tuned, end-to-end).",
         prob_column(positive): f"Predicted probability that this cell is a {positive}.",
         "call": f"{positive} when P > {THRESHOLD:g}, else {negative}; ✓ right, ✗ wrong against the label.",
     }
 
 
 def method_table(per_cell: pd.DataFrame, cell: int, positive: str, negative: str) -> pd.DataFrame:
-    """Every method's answer for one cell, frozen methods first: method, training, P(positive), call."""
+    """Every method's answer for one cell, frozen methods first: method (and how it learned), P(positive), call."""
     rows = per_cell[per_cell["cell"] == cell]
     rows = rows.assign(frozen=rows["kind"] != "probe").sort_values(["frozen", "label"])
+    probe = (rows["kind"] == "probe").to_numpy()
+    method = np.where(probe, rows["label"] + f" ({KIND_NAMES['probe']})", rows["label"])
     call = np.where(rows["predicted_positive"], positive, negative)
     tick = np.where(rows["correct"], "✓", "✗")
     return pd.DataFrame({
-        "method": rows["label"].to_numpy(),
-        "training": rows["kind"].map(KIND_NAMES).fillna(rows["kind"]).to_numpy(),
+        "method": method,
         prob_column(positive): rows["prob"].to_numpy(dtype=float),
         "call": [f"{t} {c}" for t, c in zip(tick, call, strict=True)],
     })

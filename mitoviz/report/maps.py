@@ -95,10 +95,16 @@ def stratified_order(selected: pd.DataFrame, by: Sequence[str], seed: int = 0) -
     return shuffled.iloc[np.lexsort((rng.random(len(shuffled)), position))]
 
 
-def page_of(ordered: pd.DataFrame, page: int, size: int, by: Sequence[str] = ()) -> pd.DataFrame:
-    """Page ``page`` (1-based) of a :func:`stratified_order`, sorted by its strata ``by`` for display."""
+def page_of(ordered: pd.DataFrame, page: int, size: int, group: str | None = None) -> pd.DataFrame:
+    """Page ``page`` (1-based) of a :func:`stratified_order`, grouped by ``group`` (the class) for display;
+    within a group the stratified order stays, so domains alternate instead of running in blocks."""
     rows = ordered.iloc[(page - 1) * size : page * size]
-    return rows.sort_values(list(by), kind="stable") if by else rows
+    return rows.sort_values(group, kind="stable") if group else rows
+
+
+def map_order(encoders: Iterable[str], kinds: dict[str, str]) -> list[str]:
+    """Maps in the order the page offers them: frozen encoders first, then trained methods' own features."""
+    return sorted(encoders, key=lambda e: (kinds.get(e, "probe") != "probe", e))
 
 
 def n_pages(n: int, size: int) -> int:

@@ -30,7 +30,7 @@ def agreement_chart(errors: pd.DataFrame, labels: Sequence[str] = ()) -> alt.Cha
         x=alt.X("where:N", title="rater agreement", sort=order, axis=alt.Axis(labelAngle=0, labelLimit=0)),
         xOffset=alt.XOffset("label:N", sort=methods),
         color=alt.Color("label:N", title="method", scale=alt.Scale(domain=domain, range=colours),
-                        legend=alt.Legend(orient="bottom", direction="horizontal", columns=min(3, len(methods)),
+                        legend=alt.Legend(orient="top", direction="horizontal", columns=min(4, len(methods)),
                                           labelLimit=0, titleLimit=0, symbolOpacity=1)),
         tooltip=[alt.Tooltip("label:N", title="method"), alt.Tooltip("level:N", title="rater agreement"),
                  alt.Tooltip("error:Q", title="error rate", format=".1%"),
@@ -44,7 +44,7 @@ def agreement_chart(errors: pd.DataFrame, labels: Sequence[str] = ()) -> alt.Cha
         y2="high:Q",
     )
     points = base.mark_point(filled=True, size=90, opacity=1).encode(y="error:Q")
-    return (bars + points).properties(height=300)
+    return (bars + points).properties(height=380)  # with its axis and legend: Streamlit fits the whole
 
 
 @st.cache_data(show_spinner="Bootstrapping error rates by rater agreement…", max_entries=16)

@@ -8,6 +8,7 @@ stored JPEGs carry neither, and say so.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from mitoviz.report.agreement import agreement_text
 from mitoviz.report.cells import cell_facts, column_help, method_table, prob_column
 from mitoviz.results import CONTEXT_EXTENT, Run
 
-CARD_PX = 256  # a card's image; the enlarged view reads at LARGE_PX
+CARD_PX = 384  # a card's image; the enlarged view reads at LARGE_PX
 LARGE_PX = 512
 MISSING_TEXT = "image not available"
 HATCH_BASE, HATCH_STRIPE = 226, 178  # greys of the hatching over padding
@@ -68,11 +69,23 @@ def bar_length(um_per_px: float, width: int, share: float = 0.3) -> float | None
     return float(fits[-1]) if fits and fits[-1] / um_per_px >= width / 12 else None
 
 
-def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
+#: Fonts with a µ, found by name in the system's font folders (Debian: fonts-dejavu, fonts-liberation).
+FONTS = ("DejaVuSans.ttf", "LiberationSans-Regular.ttf", "Arial.ttf")
+
+
+@functools.lru_cache(maxsize=16)
+def _font(size: int) -> tuple[ImageFont.ImageFont | ImageFont.FreeTypeFont, str]:
+    """A font of ``size`` px and how it writes micrometres ("µm", or "um" where only Pillow's own font is here,
+    which has no µ)."""
+    for name in FONTS:
+        try:
+            return ImageFont.truetype(name, size), "µm"
+        except OSError:
+            continue
     try:
-        return ImageFont.load_default(size=size)
+        return ImageFont.load_default(size=size), "um"
     except (OSError, TypeError):  # Pillow without FreeType: the small bitmap font
-        return ImageFont.load_default()
+        return ImageFont.load_default(), "um"
 
 
 def scale_bar(pixels: np.ndarray, um_per_px: float | None) -> np.ndarray:
@@ -85,8 +98,8 @@ def scale_bar(pixels: np.ndarray, um_per_px: float | None) -> np.ndarray:
     draw = ImageDraw.Draw(overlay)
     w = img.width
     bar, thick, margin = round(length / um_per_px), max(3, w // 90), max(4, w // 40)
-    font = _font(max(10, w // 22))
-    text = f"{length:g} µm"
+    font, micrometre = _font(max(11, w // 20))
+    text = f"{length:g} {micrometre}"
     tw, th = (lambda b: (b[2] - b[0], b[3] - b[1]))(draw.textbbox((0, 0), text, font=font))
     box_w, box_h = max(bar, tw) + 2 * margin // 2 + 4, th + thick + margin + 6
     x0, y1 = margin, img.height - margin
@@ -99,7 +112,7 @@ def scale_bar(pixels: np.ndarray, um_per_px: float | None) -> np.ndarray:
 
 def _placeholder(size: int) -> np.ndarray:
     img = Image.new("RGB", (size, size), (236, 236, 240))
-    ImageDraw.Draw(img).text((8, size // 2 - 6), MISSING_TEXT, fill=(110, 110, 120), font=_font(max(10, size // 20)))
+    ImageDraw.Draw(img).text((8, size // 2 - 6), MISSING_TEXT, fill=(110, 110, 120), font=_font(max(10, size // 20))[0])
     return np.asarray(img)
 
 
@@ -216,11 +229,10 @@ class Cards:
         helps = column_help(self.positive, self.negative)
         prob = prob_column(self.positive)
         return {
-            "method": st.column_config.TextColumn("method", help=helps["method"], width="medium"),
-            "training": st.column_config.TextColumn("training", help=helps["training"], width="small"),
+            "method": st.column_config.TextColumn("method", help=helps["method"], width=190),
             prob: st.column_config.ProgressColumn(prob, help=helps[prob], min_value=0.0, max_value=1.0,
-                                                  format="%.2f", width="small"),
-            "call": st.column_config.TextColumn("call", help=helps["call"], width="medium"),
+                                                  format="%.2f", width=120),
+            "call": st.column_config.TextColumn("call", help=helps["call"], width=130),
         }
 
     def table(self, cell: int) -> None:
@@ -234,7 +246,7 @@ class Cards:
         return f"raters: {agreement_text(float(row.get('agreement', np.nan)), row.get('rater_votes'))}"
 
 
-def show_cards(cards: Cards, rows: pd.DataFrame, key: str, context: bool, columns: int = 3) -> None:
+def show_cards(cards: Cards, rows: pd.DataFrame, key: str, context: bool, columns: int = 2) -> None:
     """A grid of cards: image, label and domains, raters, every method's answer, and an Enlarge button."""
     images = cell_images(cards.run, rows, context=context)
     for start in range(0, len(rows), columns):

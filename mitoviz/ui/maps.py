@@ -30,6 +30,11 @@ def colour_scale(values: Sequence[str], colour: str) -> alt.Scale:
     return alt.Scale(domain=domain, range=colours)
 
 
+def _point_size(n: int) -> int:
+    """Points big enough to tell colours apart on a small map, small enough not to cover each other on a large."""
+    return 60 if n <= 500 else 30 if n <= 5000 else 14
+
+
 def embedding_map(data: pd.DataFrame, colour: str, title: str, legend_title: str | None = None,
                   selectable: bool = True, axes: Sequence[str] = ()) -> alt.Chart:
     """A 2-D map of embeddings; drag a rectangle to select cells. ``axes``: domain columns for the tooltip.
@@ -52,7 +57,7 @@ def embedding_map(data: pd.DataFrame, colour: str, title: str, legend_title: str
         tooltip.append(alt.Tooltip(f"{colour}:N", title=legend_title or colour))
     chart = (
         alt.Chart(data, title=alt.TitleParams(title, anchor="start", fontSize=14))
-        .mark_circle(size=16, opacity=0.75)
+        .mark_circle(size=_point_size(len(data)), opacity=0.8)
         .encode(
             x=alt.X("u:Q", title=None, axis=alt.Axis(labels=False, ticks=False, grid=False, domain=False)),
             y=alt.Y("v:Q", title=None, axis=alt.Axis(labels=False, ticks=False, grid=False, domain=False)),

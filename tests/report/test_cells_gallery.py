@@ -45,15 +45,15 @@ def test_card_table_puts_every_kind_side_by_side_and_explains_each_column(cells:
     negative = negative_name(cells["label"], POSITIVE)
     assert negative == "imposter" and negative_name(["a", "b", POSITIVE], POSITIVE) == f"not {POSITIVE}"
     mitosis = method_table(per_cell, 0, POSITIVE, negative)  # cell 0 is a mitotic figure
-    assert list(mitosis.columns) == ["method", "training", prob_column(POSITIVE), "call"]
+    assert list(mitosis.columns) == ["method", prob_column(POSITIVE), "call"]
     assert "P" not in mitosis.columns
-    assert mitosis["method"].tolist() == ["uni", "virchow2", "e2e-resnet18 (end-to-end)", "uni+finetune", "uni+lora"]
-    assert mitosis["training"].tolist() == ["frozen", "frozen", "end-to-end", "fine-tuned", "LoRA"]
+    assert mitosis["method"].tolist() == ["uni (frozen)", "virchow2 (frozen)", "e2e-resnet18 (end-to-end)",
+                                          "uni+finetune", "uni+lora"]  # every kind, each saying how it learned
     calls = dict(zip(mitosis["method"], mitosis["call"], strict=True))
-    assert calls["uni"] == "✗ imposter"  # exactly 0.5 is the negative class, as in the metrics
-    assert calls["uni+lora"] == "✓ mitotic figure" and calls["virchow2"] == "✗ imposter"
+    assert calls["uni (frozen)"] == "✗ imposter"  # exactly 0.5 is the negative class, as in the metrics
+    assert calls["uni+lora"] == "✓ mitotic figure" and calls["virchow2 (frozen)"] == "✗ imposter"
     imposter = method_table(per_cell, 1, POSITIVE, negative)
-    assert dict(zip(imposter["method"], imposter["call"], strict=True))["uni"] == "✓ imposter"
+    assert dict(zip(imposter["method"], imposter["call"], strict=True))["uni (frozen)"] == "✓ imposter"
     helps = column_help(POSITIVE, negative)
     assert set(helps) == set(mitosis.columns) and all(len(h) > 20 for h in helps.values())
     note = decision_note(POSITIVE, negative)

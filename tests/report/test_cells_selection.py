@@ -29,20 +29,22 @@ def test_first_page_is_not_the_first_rows_but_covers_every_class_and_domain() ->
     selected = _selection(UNEVEN)
     assert set(selected.head(PAGE)["scanner"]) == {"A"}  # what "the first 24" showed
     ordered = stratified_order(selected, ["truth", "scanner"])
-    first = page_of(ordered, 1, PAGE, ["truth", "scanner"])
+    first = page_of(ordered, 1, PAGE, "truth")
     assert set(first["scanner"]) == {"A", "B", "C"} and set(first["truth"]) == {"mitotic figure", "imposter"}
     assert set(zip(first["truth"], first["scanner"], strict=True)) == set(UNEVEN)  # even the 2-cell stratum
     # beyond one cell per stratum the page follows the strata's sizes
     counts = first.groupby(["truth", "scanner"]).size()
     assert counts[("imposter", "B")] >= counts[("mitotic figure", "B")] + 2
-    assert first["truth"].tolist() == sorted(first["truth"])  # grouped by class for display
+    assert first["truth"].tolist() == sorted(first["truth"])  # grouped by class for display,
+    imposters = first.loc[first["truth"] == "imposter", "scanner"].tolist()
+    assert set(imposters[:3]) == {"A", "B", "C"}  # within a class the scanners alternate, never in blocks
 
 
 @pytest.mark.parametrize("size", [1, 5, 24, 50])
 def test_pages_are_complete_and_disjoint(size: int) -> None:
     selected = _selection(UNEVEN)
     ordered = stratified_order(selected, ["truth", "scanner"], seed=3)
-    pages = [page_of(ordered, p, size, ["truth", "scanner"]) for p in range(1, n_pages(len(ordered), size) + 1)]
+    pages = [page_of(ordered, p, size, "truth") for p in range(1, n_pages(len(ordered), size) + 1)]
     cells = [c for page in pages for c in page["cell"]]
     assert len(cells) == len(set(cells)) == len(selected) and set(cells) == set(selected["cell"])
     assert all(len(p) == size for p in pages[:-1]) and 0 < len(pages[-1]) <= size
@@ -92,6 +94,14 @@ def test_map_fits_takes_one_fit_per_method_of_any_kind() -> None:
     assert chosen.set_index("method").loc["uni", "classifier"] == "knn"
     assert chosen.set_index("method").loc["uni+lora", "classifier"] == "head"
     assert map_fits(fits, ["missing"], "8/class", 1).empty
+
+
+def test_frozen_maps_come_first() -> None:
+    from mitoviz.report.maps import map_order
+
+    kinds = {"uni": "probe", "uni@12": "probe", "e2e-resnet18": "e2e", "uni+lora": "lora"}
+    assert map_order(["e2e-resnet18", "uni+lora", "uni@12", "uni", "other"], kinds) == [
+        "other", "uni", "uni@12", "e2e-resnet18", "uni+lora"]
 
 
 def test_a_trained_methods_map_is_coloured_by_its_own_verdicts() -> None:

@@ -76,8 +76,9 @@ def test_agreement_chart_filters_and_explained_cards(app, results_home):  # noqa
     assert _select(at, "Method").value == best
     # each card: the patch, an explained table (no bare "P"), the decision rule stated under the gallery
     frames = [df.value for df in errors_tab.dataframe]
-    assert frames and all(list(f.columns) == ["method", "training", "P(mitotic figure)", "call"] for f in frames)
-    assert all(set(f["training"]) == {"frozen", "end-to-end"} for f in frames)
+    assert frames and all(list(f.columns) == ["method", "P(mitotic figure)", "call"] for f in frames)
+    assert all(set(f["method"]) == {"handcrafted (frozen)", "random-vits16 (frozen)", "e2e-resnet18 (end-to-end)"}
+               for f in frames)
     assert all(c.startswith(("✓ ", "✗ ")) for f in frames for c in f["call"])
     assert any("P(mitotic figure) > 0.5" in c.value and "exactly 0.5" in c.value for c in errors_tab.caption)
     n_images = len(errors_tab.get("image"))
