@@ -13,7 +13,7 @@ from mitoviz.config import Settings, resolve_device
 from mitoviz.errors import Cancelled
 from mitoviz.experiment.plan import Plan, prepare
 from mitoviz.experiment.spec import ExperimentSpec
-from mitoviz.experiment.stages import Embedding, maps_stage, probe_stage, trained_stage
+from mitoviz.experiment.stages import STATS_STAGE, Embedding, announce, maps_stage, probe_stage, trained_stage
 from mitoviz.progress import Reporter
 from mitoviz.report.trust import precompute
 from mitoviz.results import ResultsStore, Run
@@ -60,6 +60,7 @@ def run_experiment(
     run = _open_run(plan, settings, reporter, resume, run_id)
     run.update_manifest(device=device)
     reporter.update("load and plan", 1, 1)
+    announce(plan, reporter)
     timings: dict[str, float] = {}
 
     def landed() -> None:
@@ -86,9 +87,8 @@ def run_experiment(
         maps_stage(plan, run, embeddings, settings, reporter)
         timings["maps and robustness"] = time.monotonic() - t0
         t0 = time.monotonic()
-        reporter.update("statistics", 0, 1, "run")
         precompute(run)  # the pages' intervals and paired comparisons, so large runs open at once
-        reporter.update("statistics", 1, 1, "run")
+        reporter.update(STATS_STAGE, 1, 1, "run")
         timings["statistics"] = time.monotonic() - t0
         reporter.log(f"Intervals and paired comparisons in {timings['statistics']:.1f} s")
     except BaseException as exc:

@@ -47,6 +47,38 @@ class Staged(Reporter):
         return self.inner.cancelled()
 
 
+MAPS_STAGE = "maps and robustness"
+STATS_STAGE = "statistics"
+
+
+def embed_stage(encoder: str, blocks: bool = False) -> str:
+    return f"embed {encoder}" + (" blocks" if blocks else "")
+
+
+def fit_stage(method: str, classifier: str = "") -> str:
+    """``fit uni · logreg`` (a probe) or ``fit uni+lora`` (a trained method: one unit per fit)."""
+    return f"fit {method}" + (f" · {classifier}" if classifier else "")
+
+
+def announce(plan: Plan, reporter: Reporter) -> None:
+    """Every stage of the run at 0, in the order it will run, so progress shows the whole way from the start."""
+    from mitoviz.encoders import method_name
+
+    n = len(plan.fits)
+    for encoder in plan.spec.encoders:
+        reporter.update(embed_stage(encoder), 0, len(plan.cells), "cells")
+        if encoder in plan.blocks:
+            reporter.update(embed_stage(encoder, blocks=True), 0, len(plan.cells), "cells")
+        for method in (encoder, *(method_name(encoder, b) for b in plan.blocks.get(encoder, []))):
+            for classifier in plan.spec.classifiers:
+                reporter.update(fit_stage(method, classifier), 0, n, "fits")
+    for trained in plan.spec.trained:
+        reporter.update(fit_stage(trained.method_id), 0, n, "fits")
+    n_maps = len(plan.spec.encoders) + sum(len(b) for b in plan.blocks.values()) + len(plan.spec.trained)
+    reporter.update(MAPS_STAGE, 0, n_maps, "maps")
+    reporter.update(STATS_STAGE, 0, 1, "run")
+
+
 def part_name(method: str, detail: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in f"{method}__{detail}")
 
@@ -120,11 +152,11 @@ def probe_stage(plan: Plan, run: Run, encoder: str, settings: Settings, device: 
     options = {"dataset": ", ".join(spec.datasets), "shard_size": settings.shard_size}
     reporter.log(f"Embedding {len(plan.cells)} cells with {encoder}")
     results = {encoder: embed(plan.cells, encoder, patch, settings, device,
-                              Staged(reporter, f"embed {encoder}", "cells"), **options)}
+                              Staged(reporter, embed_stage(encoder), "cells"), **options)}
     if encoder in spec.layers:
         reporter.log(f"Embedding blocks {spec.layers[encoder]} of {encoder}")
         blocks = embed_layers(plan.cells, encoder, spec.layers[encoder], patch, settings, device,
-                              reporter=Staged(reporter, f"embed {encoder} blocks", "cells"), **options)
+                              reporter=Staged(reporter, embed_stage(encoder, blocks=True), "cells"), **options)
         results.update({method_name(encoder, b): r for b, r in sorted(blocks.items())})
     embeddings = {}
     for method, result in results.items():
@@ -150,7 +182,7 @@ def _sweep(plan: Plan, run: Run, method: str, encoder: str, embedding: Embedding
         fits = fit_table(plan, method, "probe", encoder, classifier, {"embedding_key": key})
         probs = sweep(x, y, [f.train[valid[f.train]] for f in plan.fits], [f.test[valid[f.test]] for f in plan.fits],
                       classifier, plan.spec.classifier_params.get(classifier), device,
-                      progress=Staged(reporter, f"fit {method} · {classifier}", "fits").update_counts)
+                      progress=Staged(reporter, fit_stage(method, classifier), "fits").update_counts)
         metrics, predictions = metric_rows(plan, fits, list(probs), valid)
         fits["seconds"] = (time.monotonic() - started) / max(1, len(fits))
         run.append(part, fits, metrics, predictions)
@@ -177,7 +209,7 @@ def trained_stage(plan: Plan, run: Run, method: TrainMethod, settings: Settings,
     patch = PatchSettings(plan.spec.patch_size, plan.spec.mpp)
     map_fit, features = _map_fit(plan), None
     done = run.done_parts()
-    staged = Staged(reporter, f"train {name}", "fits")
+    staged = Staged(reporter, fit_stage(name), "fits")
     for i, (fit, (_, row)) in enumerate(zip(plan.fits, fits.iterrows(), strict=True)):
         part = part_name(name, f"fit{fit.fit:05d}")
         folder = run.root / "training" / part
@@ -225,7 +257,7 @@ def maps_stage(plan: Plan, run: Run, embeddings: dict[str, Embedding], settings:
     from mitoviz.evaluate.robustness import robustness_index
 
     frames, ri_rows = [], []
-    staged = Staged(reporter, "maps and robustness", "encoders")
+    staged = Staged(reporter, MAPS_STAGE, "maps")
     labels = plan.cells["label"].to_numpy().astype(str)
     slides = plan.cells["slide"].to_numpy().astype(str)
     for i, (encoder, (x, valid, key)) in enumerate(embeddings.items()):
