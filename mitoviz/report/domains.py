@@ -206,7 +206,7 @@ def protocol_name(protocol: str) -> str:
         return f"on one {axis_name(axis)} at a time"
     if kind == "lodo":
         return f"on all but one {axis_name(axis)}"
-    return "on all domains together (pooled)" if kind == "pooled" else protocol
+    return "on all domains (pooled)" if kind == "pooled" else protocol
 
 
 def default_test_axis(protocol: str, axes: list[str]) -> str:

@@ -99,7 +99,7 @@ def test_domain_page_with_intervals(trust_server, page) -> None:
     assert "In-domain vs out-of-domain" in body and "hierarchical bootstrap" in body
     shot(page, "trust-04-domains")
     page.locator("[data-testid='stSelectbox']").filter(has_text="Trained").click()
-    page.get_by_role("option", name="on all domains together (pooled)").click()
+    page.get_by_role("option", name="on all domains (pooled)").click()
     wait_idle(page)
     page.wait_for_timeout(1500)
     assert "external" in page.inner_text("body")

@@ -8,8 +8,9 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from mitoviz.evaluate import stats
 from mitoviz.report import trust
-from mitoviz.results import Run
+from mitoviz.results import ResultsStore, Run
 from tests.report.runs import write_run
 from tests.ui.test_pages import _specs as specs
 
@@ -106,3 +107,20 @@ def test_a_cell_level_split_is_named_beside_the_verdicts(tmp_path: Path, monkeyp
     at = page(tmp_path, "views/curves.py", run.run_id)
     ok(at)
     assert any("splits cells, not slides" in c.value for c in at.caption)
+
+
+def test_a_run_from_the_runner_opens_on_its_stored_tables(results_home, monkeypatch) -> None:
+    """The session's real run (tests/conftest.py): the runner stored the tables and the page shows them."""
+    home, run_id = results_home
+    run = ResultsStore(home / "results").get(run_id)
+    saved = trust.stored(run, run.fits())
+    assert saved is not None and set(saved.points["metric"]) == set(stats.INTERVAL_METRICS)
+    monkeypatch.setenv("MITOVIZ_HOME", str(home))
+    at = page(home, "views/curves.py", run_id)
+    ok(at)
+    shown = rows(specs(at)[0], "low").set_index(["label", "budget"])[["low", "high"]].sort_index()
+    expected = saved.where(metric="balanced_accuracy", protocol="pooled", test_axis="all").points
+    pd.testing.assert_frame_equal(shown, expected.set_index(["label", "budget"])[["low", "high"]].sort_index(),
+                                  check_dtype=False)
+    assert shown["low"].between(0, 1).all() and shown["high"].between(0, 1).all()
+    assert any(" at 5/class: " in m.value for m in at.markdown)
