@@ -20,7 +20,7 @@ named = data.fits.drop_duplicates("method")
 labels = dict(zip(named["method"], method_labels(named), strict=True))
 encoders = maps.map_order(projected["encoder"].astype(str).unique(), dict(zip(named["method"], named["kind"],
                                                                               strict=True)))
-c1, c2, c3 = st.columns(3)
+c1, c2, c3, c4 = st.columns([3, 3, 3, 2])
 first = c1.selectbox("Features of", encoders, format_func=lambda e: labels.get(e, e),
                      help="A frozen encoder's embeddings, or a trained method's own features where the run stores them.")
 second = c2.selectbox("Side by side with", ["(none)", *[e for e in encoders if e != first]],
@@ -30,6 +30,10 @@ colours = maps.map_colours(axes)
 colour = c3.selectbox("Colour by", list(colours), format_func=colours.get)
 shown = [first] if second == "(none)" else [first, second]
 points = maps.map_points(projected, data.cells, axes)
+total = int(points["encoder"].eq(first).sum())
+limit = c4.slider("Points drawn per map", 1000, max(1000, total), min(total, 20_000), step=1000,
+                  help="Maps with tens of thousands of points stay responsive: points are drawn on a canvas and sent "
+                       "as Arrow. Lower this on slow machines; the sample is random but fixed.") if total > 1000 else total
 
 if colour == "correctness":
     d1, d2, d3 = st.columns(3)
@@ -47,10 +51,6 @@ if colour == "correctness":
 elif colour == "agreement_level" and points["agreement"].isna().all():
     st.info("This data set has no per-rater votes, so there is no agreement to colour by.")
 
-total = int(points["encoder"].eq(first).sum())
-limit = st.slider("Points drawn per map", 1000, max(1000, total), min(total, 20_000), step=1000,
-                  help="Maps with tens of thousands of points stay responsive: points are drawn on a canvas and sent "
-                       "as Arrow. Lower this on slow machines; the sample is random but fixed.") if total > 1000 else total
 
 
 def draw(encoder: str, column) -> pd.DataFrame:
@@ -65,6 +65,7 @@ def draw(encoder: str, column) -> pd.DataFrame:
     return maps.in_box(frame, box["u"], box["v"])
 
 
+st.space("small")  # room for a map's toolbar, so it never covers the controls above
 columns = st.columns(len(shown), border=True)
 picked = pd.concat([draw(e, c) for e, c in zip(shown, columns, strict=True)]).drop_duplicates("cell")
 

@@ -19,7 +19,7 @@ from mitoviz.report import (
     select_fits,
     train_domains,
 )
-from mitoviz.report.cells import decision_note, negative_name
+from mitoviz.report.cells import decision_note, degenerate_methods, negative_name
 from mitoviz.ui.agreement import agreement_section
 from mitoviz.ui.data import predictions
 from mitoviz.ui.gallery import Cards, context_reason, show_cards
@@ -52,6 +52,9 @@ negative = negative_name(data.cells["label"], data.positive)
 cards = Cards(run, preds, axes, data.positive, negative, list(data.cells.columns))
 votes = has_votes(data.cells)
 no_context = context_reason(data.cells)
+if constant := degenerate_methods(preds):
+    st.warning(f"**{', '.join(constant)}** predicted one class for every test cell at {budget}, seed {seed} (a constant, "
+               "not a classifier): its errors are simply every cell of the other class.", icon=":material/warning:")
 
 
 def context_toggle(key: str) -> bool:
@@ -83,14 +86,14 @@ with errors_tab:
                                 f"{data.positive} call, 1 − P for a missed one.")
     keep = rater_mask(preds, raters) if votes else None
     wrong = misclassified(preds, method, errors[kind], filters, confidence, keep)
-    st.caption(f"{len(wrong)} wrong of {n_tested(preds, method)} test cells for {method}"
+    st.caption(f"{len(wrong):,} wrong of {n_tested(preds, method):,} test cells for {method}"
                + (f" ({raters})" if votes and raters != RATER_FILTERS[0] else "") + ", most confidently wrong first.")
     context = context_toggle("errors")
     if wrong.empty:
         st.success("No misclassified cells match these filters.")
     else:
         pages = (len(wrong) - 1) // PAGE_SIZE + 1
-        page = st.pagination(pages, key=f"page-{method}-{kind}-{raters}") if pages > 1 else 1
+        page = st.pagination(pages, key=f"page-{method}-{kind}-{raters}-{len(wrong)}") if pages > 1 else 1
         show_cards(cards, wrong.iloc[(page - 1) * PAGE_SIZE : page * PAGE_SIZE], "errors", context)
         st.caption(decision_note(data.positive, negative))
 

@@ -94,9 +94,12 @@ def rater_mask(per_cell: pd.DataFrame, choice: str) -> pd.Series:
 
 
 def agreement_text(agreement: float, votes: object) -> str:
-    """How the raters voted, for a card: ``imposter · mitotic figure · imposter (split, 2 of 3)``."""
-    if not isinstance(votes, str) or not votes or np.isnan(agreement):
+    """How the raters voted, for a card: ``imposter · mitotic figure · imposter (split, 2 of 3)``; with only
+    the share known, ``split (67 % voted the label)``."""
+    if np.isnan(agreement):
         return "no per-rater votes"
-    cast = votes.split(";")
     level = agreement_levels([agreement])[0]
+    if not isinstance(votes, str) or not votes:
+        return f"{level} ({agreement:.0%} voted the label)"
+    cast = votes.split(";")
     return f"{' · '.join(cast)} ({level}, {round(agreement * len(cast))} of {len(cast)})"

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from mitoviz.evaluate.decision import THRESHOLD, predicted_positive
+from mitoviz.evaluate.decision import THRESHOLD, degenerate, predicted_positive
 from mitoviz.report.methods import method_labels
 from mitoviz.report.names import KIND_NAMES, axis_name
 
@@ -63,6 +63,13 @@ def misclassified(
     if keep is not None:
         wrong = wrong[wrong["cell"].isin(keep.index[keep.to_numpy(dtype=bool)])]
     return wrong.sort_values("wrong_confidence", ascending=False)
+
+
+def degenerate_methods(per_cell: pd.DataFrame) -> list[str]:
+    """Methods (display labels) whose fit predicts one class for every test cell, by the decision rule's own
+    :func:`~mitoviz.evaluate.decision.degenerate` (the flag the metrics and curves carry)."""
+    calls = per_cell.groupby("label")["predicted_positive"]
+    return sorted(str(label) for label, pred in calls if degenerate(pred.to_numpy()))
 
 
 def n_tested(per_cell: pd.DataFrame, label: str) -> int:

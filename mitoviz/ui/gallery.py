@@ -112,7 +112,8 @@ def scale_bar(pixels: np.ndarray, um_per_px: float | None) -> np.ndarray:
 
 def _placeholder(size: int) -> np.ndarray:
     img = Image.new("RGB", (size, size), (236, 236, 240))
-    ImageDraw.Draw(img).text((8, size // 2 - 6), MISSING_TEXT, fill=(110, 110, 120), font=_font(max(10, size // 20))[0])
+    font = _font(max(10, size // 16))[0]
+    ImageDraw.Draw(img).text((size / 2, size / 2), MISSING_TEXT, fill=(110, 110, 120), font=font, anchor="mm")
     return np.asarray(img)
 
 

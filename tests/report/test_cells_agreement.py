@@ -119,3 +119,4 @@ def test_votes_counts_and_card_text(voted: pd.DataFrame) -> None:
         "mitotic figure · imposter · mitotic figure (split, 2 of 3)")
     assert agreement_text(0.8, "a;a;a;b;a") == "a · a · a · b · a (majority, 4 of 5)"
     assert agreement_text(float("nan"), "") == "no per-rater votes"
+    assert agreement_text(2 / 3, "") == "split (67% voted the label)"  # a share without the votes themselves

@@ -10,6 +10,7 @@ from mitoviz.report.cells import (
     cell_facts,
     column_help,
     decision_note,
+    degenerate_methods,
     method_table,
     negative_name,
     prob_column,
@@ -54,6 +55,10 @@ def test_card_table_puts_every_kind_side_by_side_and_explains_each_column(cells:
     assert calls["uni+lora"] == "✓ mitotic figure" and calls["virchow2 (frozen)"] == "✗ imposter"
     imposter = method_table(per_cell, 1, POSITIVE, negative)
     assert dict(zip(imposter["method"], imposter["call"], strict=True))["uni (frozen)"] == "✓ imposter"
+    # each method gave both cells one probability: one class for every cell, a constant
+    assert degenerate_methods(per_cell) == sorted(per_cell["label"].unique())
+    varied = per_cell.assign(predicted_positive=(per_cell["cell"] == 0) | (per_cell["label"] == "uni"))
+    assert degenerate_methods(varied) == ["uni"]
     helps = column_help(POSITIVE, negative)
     assert set(helps) == set(mitosis.columns) and all(len(h) > 20 for h in helps.values())
     note = decision_note(POSITIVE, negative)
