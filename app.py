@@ -4,27 +4,11 @@ import streamlit as st
 
 from mitoviz.errors import MitovizError
 from mitoviz.jobs import job_store
-from mitoviz.ui.widgets import JOBS_PAGE, settings
+from mitoviz.ui import pages
+from mitoviz.ui.widgets import settings, warm_up
 
 st.set_page_config(page_title="mitoviz", page_icon=":material/biotech:", layout="wide")
-
-pages = {
-    "Start": [
-        st.Page("views/home.py", title="Home", icon=":material/home:", default=True),
-        st.Page("views/new_benchmark.py", title="New benchmark", icon=":material/add_circle:"),
-        st.Page("views/jobs.py", title="Jobs", icon=":material/pending_actions:"),
-    ],
-    "Results": [
-        st.Page("views/curves.py", title="Accuracy vs labels", icon=":material/show_chart:"),
-        st.Page("views/domains.py", title="Domain shift", icon=":material/grid_on:"),
-        st.Page("views/embeddings.py", title="Embedding maps", icon=":material/scatter_plot:"),
-        st.Page("views/failures.py", title="Failure cases", icon=":material/image_search:"),
-    ],
-    "Manage": [
-        st.Page("views/runs.py", title="Runs & bundles", icon=":material/inventory_2:"),
-    ],
-}
-page = st.navigation(pages)
+page = pages.navigation()
 cfg = settings()
 
 
@@ -40,11 +24,11 @@ def jobs_badge() -> None:
             store.close()
     except Exception as exc:  # nothing the job store does may take a page down
         what = exc.what if isinstance(exc, MitovizError) else f"{type(exc).__name__}: {exc}"
-        st.page_link(JOBS_PAGE, label="Job store needs attention", icon=":material/warning:", help=what)
+        pages.link(pages.JOBS, "Job store needs attention", ":material/warning:", help=what)
         return
     running, queued = counts.get("running", 0), counts.get("queued", 0) + counts.get("interrupted", 0)
     if running or queued:
-        st.page_link(JOBS_PAGE, label=f"{running} running · {queued} queued", icon=":material/progress_activity:")
+        pages.link(pages.JOBS, f"{running} running · {queued} queued", ":material/progress_activity:")
     else:
         st.caption("No jobs running")
 
@@ -52,3 +36,4 @@ def jobs_badge() -> None:
 with st.sidebar:
     jobs_badge()
 page.run()
+warm_up()  # after the page has drawn: the next page a user opens finds torch and scikit-learn loaded

@@ -15,10 +15,11 @@ from mitoviz.report.domains import (
     protocol_name,
     with_domain_intervals,
 )
+from mitoviz.ui import pages
 from mitoviz.ui.charts import drop_chart, heatmap
 from mitoviz.ui.export import chart_downloads, export_title
 from mitoviz.ui.trust import domain
-from mitoviz.ui.widgets import NEW_PAGE, empty_state, open_results
+from mitoviz.ui.widgets import empty_state, open_results
 
 cfg, run, data = open_results("Domain shift")
 table = data.table
@@ -30,7 +31,7 @@ if not shifted:
         "Domain shift is clearest with a run that trains on one domain and tests on every domain "
         "(`cross:<column>`, e.g. `cross:scanner`) or leaves one domain out (`lodo:<column>`). Below: how the "
         "pooled models score on each test domain.",
-        NEW_PAGE, "Set up a cross-domain benchmark",
+        pages.NEW, "Set up a cross-domain benchmark",
     )
 axes_by = {p: [a for a in facet_axes(table, p) if a != "all"] for p in protocols}
 protocols = [p for p in protocols if axes_by[p]]

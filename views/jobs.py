@@ -7,7 +7,9 @@ from mitoviz.jobs import ACTIVE, job_store, move_store_aside
 from mitoviz.jobs.jsondisk import UnsafeRecord
 from mitoviz.jobs.worker import ensure_workers, full_disk
 from mitoviz.results.faults import Damaged, disk_full
-from mitoviz.ui.widgets import NEW_PAGE, empty_state, settings, show_error
+from mitoviz.ui import pages
+from mitoviz.ui.jobs import duration, stage_views, time_left
+from mitoviz.ui.widgets import empty_state, settings, show_error
 
 cfg = settings()
 st.title("Jobs")
@@ -15,23 +17,7 @@ st.caption("Benchmarks run in a background worker: close the tab or restart the 
 
 STATE_ICONS = {"queued": ":material/schedule:", "running": ":material/play_circle:", "done": ":material/check_circle:",
                "failed": ":material/error:", "cancelled": ":material/stop_circle:", "interrupted": ":material/warning:"}
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "–"
-    seconds = int(seconds)
-    return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m {seconds % 60:02d}s"
-
-
-def _stage_line(name: str, st_: dict) -> str:
-    done, total, unit = st_.get("done", 0), st_.get("total", 0) or 0, st_.get("unit", "")
-    parts = [f"**{name}**: {done:,} / {total:,} {unit}".strip()]
-    if unit and (st_.get("rate") or 0) >= 0.05:
-        parts.append(f"{st_['rate']:.1f} {unit}/s")
-    if st_.get("eta") and done < total:
-        parts.append(f"ETA {_duration(st_['eta'])}")
-    return " · ".join(parts)
+STAGE_ICONS = {"done": "✓", "current": "▶", "pending": "○", "stopped": "■", "not reached": "○"}
 
 
 def _act(action: str, job_id: str) -> None:
@@ -51,33 +37,42 @@ def _act(action: str, job_id: str) -> None:
         st.session_state["job_error"] = exc
 
 
+def job_title(job: dict, views: list, now: float) -> str:
+    """The card's title: name · state · elapsed · time left (running jobs only) · job id."""
+    elapsed = (job.get("finished") or now) - job["started"] if job.get("started") else None
+    left = time_left(views) if job["state"] == "running" else ""
+    return " · ".join(x for x in (job["name"], job["state"], duration(elapsed), left, f"job {job['id']}") if x)
+
+
 def job_card(job: dict, expanded: bool) -> None:
-    elapsed = (job.get("finished") or time.time()) - job["started"] if job.get("started") else None
-    title = f"{job['name']} · {job['state']} · {_duration(elapsed)} · job {job['id']}"
-    with st.expander(title, expanded=expanded, icon=STATE_ICONS.get(job["state"])):
+    now = time.time()
+    views = stage_views(job, now)
+    card, side = st.columns([6, 1], vertical_alignment="top")
+    if job.get("run_id"):
+        label = "Open results" if job["state"] == "done" else "Results so far"
+        pages.link(pages.CURVES, label, container=side, query_params={"run": job["run_id"]},
+                   help="The run this job writes: its pages fill in as parts land.")
+    with card.expander(job_title(job, views, now), expanded=expanded, icon=STATE_ICONS.get(job["state"]),
+                       key=f"job-{job['id']}"):  # a key: the title changes every second, the card stays as opened
         if job.get("cancel_requested") and job["state"] == "running":
             st.warning("Cancel requested: stopping at the next checkpoint…")
-        stages = sorted(job["stages"].items(), key=lambda kv: kv[1].get("order", 0))
-        for name, st_ in stages:
-            total = st_.get("total") or 0
-            st.progress(min(1.0, st_.get("done", 0) / total) if total else 0.0, text=_stage_line(name, st_))
-        if not stages and job["state"] == "queued":
-            st.caption("Waiting for a worker…")
         if job.get("error"):
             err = job["error"]
-            st.error(f"**{err.get('what', '')}**\n\n{err.get('fix', '')}", icon=":material/error:")
-        cols = st.columns([1, 1, 1, 3])
+            st.error(f"**{err.get('what', '')}**" + (f"\n\n{err['fix']}" if err.get("fix") else ""),
+                     icon=":material/error:")
+        for view in views:
+            st.progress(view.fraction, text=f"{STAGE_ICONS[view.status]} **{view.name}**: {view.text}")
+        if not views and job["state"] == "queued":
+            st.caption("Waiting for a worker…")
+        cols = st.columns([1, 1, 4])
         if job["state"] in ACTIVE:
             cols[0].button("Cancel", key=f"cancel-{job['id']}", on_click=_act, args=("cancel", job["id"]),
                            icon=":material/stop:")
         else:
             cols[0].button("Retry", key=f"retry-{job['id']}", on_click=_act, args=("retry", job["id"]),
-                           icon=":material/replay:")
+                           icon=":material/replay:", help="Queue it again; a run it started resumes where it stopped.")
             cols[1].button("Delete", key=f"delete-{job['id']}", on_click=_act, args=("delete", job["id"]),
-                           icon=":material/delete:")
-        if job.get("run_id"):
-            cols[3].page_link("views/curves.py", label="Open results", icon=":material/show_chart:",
-                              query_params={"run": job["run_id"]})
+                           icon=":material/delete:", help="Forget the job; its results stay on the Runs page.")
         if job["log"]:
             st.code("\n".join(job["log"][-15:]), language=None)
 
@@ -128,11 +123,11 @@ def job_list() -> None:
         st.warning(f"{malformed} job record(s) have the wrong shape and are not shown. "
                    "`python -m mitoviz check --repair` moves them aside.", icon=":material/gpp_maybe:")
     if not jobs:
-        empty_state("No jobs", "Start the demo on the home page or set up a benchmark.", NEW_PAGE, "New benchmark")
+        empty_state("No jobs", "Start the demo on the home page or set up a benchmark.", pages.NEW, "New benchmark")
         return
     focus = st.query_params.get("job")
-    for job in jobs:
-        job_card(job, expanded=job["id"] == focus or (focus is None and job["state"] in ACTIVE))
+    for i, job in enumerate(jobs):  # newest first: open the one asked for, or what runs, or the latest
+        job_card(job, expanded=job["id"] == focus if focus else job["state"] in ACTIVE or i == 0)
 
 
 job_list()

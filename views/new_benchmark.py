@@ -1,16 +1,22 @@
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 import pandas as pd
 import streamlit as st
 
-from mitoviz.data.sources import dataset_status
 from mitoviz.data.splits import CELL_SPLIT_WARNING, Budget
-from mitoviz.encoders import encoder_status
 from mitoviz.errors import MitovizError
-from mitoviz.evaluate.classifiers import CLASSIFIERS
-from mitoviz.experiment.estimate import duration, estimate_seconds
-from mitoviz.experiment.plan import prepare
-from mitoviz.experiment.spec import PRESETS, ExperimentSpec
 from mitoviz.jobs import submit
-from mitoviz.ui.widgets import JOBS_PAGE, settings, show_error
+from mitoviz.ui import pages
+from mitoviz.ui.planning import check, classifier_names, cost_rows, cost_warning, notes
+from mitoviz.ui.widgets import catalogue, demo_spec, settings, show_error
+
+if TYPE_CHECKING:
+    from mitoviz.experiment.spec import ExperimentSpec
+
+# Torch and scikit-learn load with the classifier names and the plan (in the background since the app started):
+# everything above them draws at once.
 
 BUDGET_PRESETS = {
     "Ganz et al. 2025: 0.1 / 1 / 10 / 100 % of the training pool": "0.1%, 1%, 10%, 100%",
@@ -34,9 +40,9 @@ SPLITS = {
 cfg = settings()
 st.title("New benchmark")
 
-datasets = {d.name: d for d in dataset_status(cfg)}
+presets, encoders = catalogue(cfg)
+datasets = {d.name: d for d in presets}
 ready = [n for n, d in datasets.items() if d.ready]
-encoders = encoder_status(cfg)
 available = [e.name for e in encoders if e.available]
 titles = {e.name: f"{e.title} ({e.dim}-d)" for e in encoders}
 TUNABLE = {e.name for e in encoders if e.family != "handcrafted"}
@@ -69,15 +75,18 @@ if split == "cell":
 test_fraction = c2.slider("Test fraction", 0.1, 0.5, 0.2, 0.05, disabled=split == "predefined")
 seeds_text = c2.text_input("Seeds", "0, 1, 2")
 protocols = c3.multiselect("Protocols", list(PROTOCOLS), default=["pooled"], format_func=PROTOCOLS.get)
-classifiers = c3.multiselect("Classifiers", list(CLASSIFIERS), default=["logreg"],
+classifiers = c3.multiselect("Classifiers", classifier_names(), default=["logreg"],
                              help="linear-probe: the UNI/FMC probe (L-BFGS, C = D·K/100); nielsen-*: power transform "
                                   "+ PCA first.")
 
 st.subheader("3 · Trained methods and patches")
-CNN_CHOICES = {"none": "No end-to-end CNN", "cpu-cnn": "CPU-sized CNN (small, about a second per fit)",
-               "fmc-cnn": "Published recipe: ResNet-50, 100 epochs of 1,280 patches (GPU)"}
+CNN_CHOICES = {"none": "No end-to-end CNN", "cpu-cnn": "CPU-sized CNN: small, 32 px, about a second per fit",
+               "fmc-cnn": "Published recipe: ResNet-50, 224 px, pseudo-epochs of 1,280 patches (GPU)"}
 c1, c2, c3 = st.columns(3)
-cnn = c1.selectbox("End-to-end CNN", list(CNN_CHOICES), index=1, format_func=CNN_CHOICES.get)
+cnn = c1.selectbox("End-to-end CNN", list(CNN_CHOICES), index=1, format_func=CNN_CHOICES.get,
+                   help="The CPU-sized CNN is the demo's: a small network trained from scratch, minutes for a whole "
+                        "benchmark on a laptop. The published recipe (Ganz et al. 2025 / FMC) trains an ImageNet "
+                        "ResNet-50 per fit: hours on a CPU, minutes on a GPU.")
 tunable = [e for e in chosen_encoders if e in TUNABLE]
 lora = c2.multiselect("LoRA on", tunable, format_func=titles.get,
                       help="peft adapters on the transformer blocks (qkv, proj, fc1, fc2) and a linear head, "
@@ -86,7 +95,9 @@ recipe = c2.radio("LoRA recipe", ["fmc-lora", "amibr-lora"], horizontal=True, di
                   format_func={"fmc-lora": "FMC (r 16)", "amibr-lora": "AMi-Br (r 8)"}.get)
 finetune = c3.multiselect("Fine-tune fully", tunable, format_func=titles.get, help="Every weight trainable.")
 epochs = c1.number_input("Epochs for trained methods (of their pseudo-epoch)", 1, 200, 20,
-                         help="The published recipes run 100; fewer is an approximation, said in the run's notes.")
+                         disabled=cnn != "fmc-cnn" and not lora and not finetune,
+                         help="For the published CNN recipe, LoRA and fine-tuning (the CPU-sized CNN has its own). "
+                              "The published recipes run 100; fewer is an approximation, said in the run's notes.")
 patch_size = c3.number_input("Patch size (px, centred on the cell)", 32, 1024, 224, step=16)
 name = c3.text_input("Name", "My benchmark")
 
@@ -107,8 +118,8 @@ def build() -> ExperimentSpec:
         seeds = tuple(int(s) for s in seeds_text.replace(";", ",").split(",") if s.strip())
     except ValueError as exc:
         raise MitovizError(f"Seeds must be whole numbers, got {seeds_text!r}.", "Write e.g. 0, 1, 2.") from exc
-    return ExperimentSpec.from_dict({
-        **PRESETS["demo"].to_dict(), "name": name, "datasets": sources, "encoders": list(chosen_encoders),
+    return type(demo_spec()).from_dict({
+        **demo_spec().to_dict(), "name": name, "datasets": sources, "encoders": list(chosen_encoders),
         "budgets": [b.label for b in budgets], "classifiers": list(classifiers), "seeds": list(seeds),
         "split": split, "test_fraction": test_fraction, "protocols": list(protocols), "patch_size": int(patch_size),
         "on_budget_overflow": "cap" if cap else "error", "trained": trained(),
@@ -118,26 +129,32 @@ def build() -> ExperimentSpec:
 st.subheader("4 · Check and launch")
 try:
     spec = build()
-    plan = prepare(spec, cfg)
 except MitovizError as exc:
     show_error(exc)
     st.stop()
+checked = check(spec, cfg, {n: d.path for n, d in datasets.items()})
+if checked.error is not None:
+    show_error(checked.error)
+    st.stop()
+plan, estimate = checked.plan, checked.estimate
 
 size = plan.size()
 a, b, c, d = st.columns(4)
 a.metric("Cells", f"{size['cells']:,}")
 b.metric("Classifier fits", f"{size['probe_fits']:,}")
 c.metric("Trained fits", f"{size['trained_fits']:,}")
-estimate = estimate_seconds(plan, cfg)
 d.metric("Estimated time", estimate.label, help="A rough forecast from model sizes and trainable parameters on "
          f"this machine's device ({estimate.device}); trained methods dominate on a CPU. Cached embeddings make "
          "reruns faster.")
+too_long = cost_warning(estimate)
+if too_long:
+    st.warning(too_long, icon=":material/timer:")
 for warning in estimate.warnings:
     st.warning(warning, icon=":material/memory:")
-with st.expander("Cost by part" + (" (GPU memory per fit)" if estimate.memory_gb else "")):
-    st.dataframe(pd.DataFrame([{"part": k, "time": duration(v), "GPU memory per fit (GB)": estimate.memory_gb.get(
-        k.removeprefix("train "))} for k, v in estimate.parts.items()]), hide_index=True, width="stretch")
-for line in plan.warnings[:6]:
+with st.expander("Cost by part" + (" (GPU memory per fit)" if estimate.memory_gb else ""), expanded=bool(too_long)):
+    st.dataframe(pd.DataFrame(cost_rows(estimate)), hide_index=True, width="stretch",
+                 column_config={"share": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0, format="percent")})
+for line in notes(plan)[:6]:
     st.caption(f"Note: {line}")
 if st.button("Launch", type="primary", icon=":material/rocket_launch:"):
     try:
@@ -145,4 +162,4 @@ if st.button("Launch", type="primary", icon=":material/rocket_launch:"):
     except MitovizError as exc:
         show_error(exc)
     else:
-        st.switch_page(JOBS_PAGE, query_params={"job": job["id"]})
+        pages.switch(pages.JOBS, {"job": job["id"]})

@@ -7,6 +7,7 @@ import streamlit as st
 from mitoviz.errors import MitovizError
 from mitoviz.experiment.bundle import export_bundle
 from mitoviz.results import ResultsStore
+from mitoviz.ui import pages
 from mitoviz.ui.widgets import settings, show_error, user_errors
 
 cfg = settings()
@@ -84,5 +85,4 @@ with right, st.container(border=True):
         with user_errors():
             run = store.import_bundle(upload.getvalue())
             st.success(f"Imported as run {run.run_id}.")
-            st.page_link("views/curves.py", label="Open its results", query_params={"run": run.run_id},
-                         icon=":material/show_chart:")
+            pages.link(pages.CURVES, "Open its results", query_params={"run": run.run_id})

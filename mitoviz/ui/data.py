@@ -1,13 +1,15 @@
-"""Cached reads of the results store for the pages (keyed by run and its change stamp).
+"""Cached reads of the results store for the pages, keyed by the run and what it holds (:func:`content_stamp`).
 
 A run that cannot be read (a damaged table or manifest, a refused permission) never reaches a page as a
-traceback: the read stops the page with what is wrong and one action, moving the run aside.
+traceback: the read stops the page with what is wrong and one action, moving the run aside. A run that is not
+complete says so (:func:`progress_note`): how many fits landed, what is not computed yet, how to finish it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import pandas as pd
@@ -15,8 +17,13 @@ import streamlit as st
 
 from mitoviz.config import Settings
 from mitoviz.errors import MitovizError, StorageError
-from mitoviz.report import joined
 from mitoviz.results import ResultsStore, Run
+
+#: Tables a run writes after its fits: (file stem, what the banner calls them when they are missing).
+LATER_TABLES = (("projections", "maps"), ("robustness", "robustness"))
+STORED_STATS = "trust_points"  # written last (report.trust.precompute); pages compute intervals without it
+RESUME = ("Retry its job on the Jobs page, or run `python -m mitoviz run SPEC --resume`: finished parts are kept, "
+          "so it continues where it stopped.")
 
 
 @dataclass(frozen=True)
@@ -49,8 +56,65 @@ class RunData:
         return order["budget"].tolist()
 
 
+def content_stamp(run: Run) -> tuple[object, ...]:
+    """Changes when the run gains a part, a map or a table, or changes status; unlike ``Run.stamp`` not with the
+    running run's heartbeat (every 10 s), so cached reads and bootstraps are not redone while nothing landed."""
+    def mtime(path: Path) -> int:
+        try:
+            return path.stat().st_mtime_ns
+        except OSError:
+            return 0
+
+    fits = run.root / "fits"
+    parts = len(list(fits.glob("*.parquet"))) if fits.is_dir() else 0
+    try:
+        status = run.manifest().get("status")
+    except StorageError:
+        status = "damaged"
+    later = [stem for stem, _ in LATER_TABLES] + [STORED_STATS, "cells"]
+    return (parts, mtime(fits), *(mtime(run.root / f"{stem}.parquet") for stem in later), status)
+
+
+@dataclass(frozen=True)
+class ProgressNote:
+    """What the head of a results page says about a run that is not complete."""
+
+    kind: str  # "info" (still running) or "warning" (stopped before the end)
+    text: str
+
+
+def progress_note(state: str, manifest: dict[str, Any], n_fits: int, have: set[str]) -> ProgressNote | None:
+    """The banner for a run in ``state`` (its listing status), or None for a complete run.
+
+    ``n_fits``: fits that landed (read from the run, so the count matches what the page shows); ``have``: the
+    stems of the later tables that exist (``projections``, ``robustness``)."""
+    if state == "complete":
+        return None
+    planned = int(manifest.get("n_fits_planned") or 0)
+    count = f"{n_fits:,} of {planned:,} fits" if planned else f"{n_fits:,} fits"
+    missing = [name for stem, name in LATER_TABLES if stem not in have]
+    later = " and ".join([", ".join(missing[:-1]), missing[-1]] if len(missing) > 1 else missing)
+    if state == "running":
+        if planned and n_fits >= planned:
+            text = f"**Partial run: all {planned:,} fits landed**; computing {later or 'the last statistics'} now."
+        else:
+            text = (f"**Partial run: {count} landed**" + (f"; {later} not computed yet" if later else "")
+                    + ". This page fills in as parts land.")
+        return ProgressNote("info", text)
+    what = {
+        "interrupted": "**This run was interrupted**: its process stopped before the run finished (the worker died "
+                       "or the machine restarted)",
+        "cancelled": "**This run was cancelled**",
+        "failed": f"**This run failed**: {manifest.get('error') or 'see its job on the Jobs page'}",
+    }.get(state, f"**This run is {state}**")
+    shown = f"{count} landed" + (f"; {later} not computed" if later else "")
+    return ProgressNote("warning", f"{what.rstrip('.')}. What is shown is what it finished ({shown}). {RESUME}")
+
+
 @st.cache_data(show_spinner="Loading results…", max_entries=6)
-def _run_data(results_dir: str, run_id: str, stamp: float) -> RunData:
+def _run_data(results_dir: str, run_id: str, stamp: tuple[object, ...]) -> RunData:
+    from mitoviz.report import joined  # scipy and the report modules: only results pages pay for them
+
     run = ResultsStore(results_dir).get(run_id)
     fits, metrics = run.fits(), run.metrics()
     return RunData(run_id, run.manifest(), run.cells(), fits, joined(fits, metrics), run.table("robustness"))
@@ -89,24 +153,24 @@ def guarded(settings: Settings, run: Run, read: Callable[[], T]) -> T:
 
 
 def run_data(settings: Settings, run: Run) -> RunData:
-    return guarded(settings, run, lambda: _run_data(str(settings.results_dir), run.run_id, run.stamp()))
+    return guarded(settings, run, lambda: _run_data(str(settings.results_dir), run.run_id, content_stamp(run)))
 
 
 @st.cache_data(show_spinner="Loading predictions…", max_entries=24)
-def _predictions(results_dir: str, run_id: str, stamp: float, fit_ids: tuple[str, ...]) -> pd.DataFrame:
+def _predictions(results_dir: str, run_id: str, stamp: tuple[object, ...], fit_ids: tuple[str, ...]) -> pd.DataFrame:
     return ResultsStore(results_dir).get(run_id).predictions(fit_ids=list(fit_ids))
 
 
 def predictions(settings: Settings, run: Run, fit_ids: list[str]) -> pd.DataFrame:
-    stamp = run.stamp()
+    stamp = content_stamp(run)
     return guarded(settings, run,
                    lambda: _predictions(str(settings.results_dir), run.run_id, stamp, tuple(sorted(fit_ids))))
 
 
 @st.cache_data(show_spinner="Loading maps…", max_entries=6)
-def _projections(results_dir: str, run_id: str, stamp: float) -> pd.DataFrame:
+def _projections(results_dir: str, run_id: str, stamp: tuple[object, ...]) -> pd.DataFrame:
     return ResultsStore(results_dir).get(run_id).projections()
 
 
 def projections(settings: Settings, run: Run) -> pd.DataFrame:
-    return guarded(settings, run, lambda: _projections(str(settings.results_dir), run.run_id, run.stamp()))
+    return guarded(settings, run, lambda: _projections(str(settings.results_dir), run.run_id, content_stamp(run)))

@@ -1,22 +1,31 @@
-"""Widgets every page shares: settings, the run picker, the jobs badge, errors and empty states."""
+"""Widgets every page shares: settings, errors and empty states, the run picker and the head of every results page."""
 
 from __future__ import annotations
 
 import contextlib
+import importlib
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import streamlit as st
 
 from mitoviz.config import Settings, load_settings
-from mitoviz.errors import MitovizError
+from mitoviz.data.splits import CELL_SPLIT_WARNING
+from mitoviz.errors import MitovizError, StorageError
 from mitoviz.results import ResultsStore, Run
 from mitoviz.results.faults import Damaged
 from mitoviz.results.store import DAMAGED_RUN_FIX
-from mitoviz.ui.data import RunData, damaged_run, run_data
+from mitoviz.ui import pages
+from mitoviz.ui.data import LATER_TABLES, RunData, content_stamp, damaged_run, progress_note, run_data
 
-JOBS_PAGE = "views/jobs.py"
-HOME_PAGE = "views/home.py"
-NEW_PAGE = "views/new_benchmark.py"
+#: What planning, estimates and charts import: loaded once per server process after the first page has drawn, so
+#: the next visit of New benchmark or a results page does not wait seconds for torch and scikit-learn.
+HEAVY_MODULES = ("mitoviz.experiment.estimate", "mitoviz.experiment.plan", "mitoviz.report", "altair")
+WATCH_S = 2.0  # how often a page showing a running run looks for newly landed parts
+#: How the run picker marks a run that is not complete.
+MARKS = {"running": "partial", "interrupted": "interrupted", "failed": "failed", "cancelled": "cancelled",
+         "damaged": "damaged"}
 
 
 def settings() -> Settings:
@@ -26,6 +35,47 @@ def settings() -> Settings:
         show_error(exc)
         st.stop()
         raise  # unreachable; keeps type checkers calm
+
+
+@st.cache_resource(show_spinner=False)
+def warm_up() -> bool:
+    """Import :data:`HEAVY_MODULES` once per server process. Called after the page has drawn (in the script thread:
+    importing torch or scikit-learn from a second thread while a page imports them fails on their import cycles)."""
+    for name in HEAVY_MODULES:
+        with contextlib.suppress(Exception):  # a missing optional library shows where it is used
+            importlib.import_module(name)
+    return True
+
+
+def _mtime(path: Path) -> int:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return 0
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def _catalogue(key: tuple[object, ...], _cfg: Settings) -> tuple[list[Any], list[Any]]:
+    from mitoviz.data.sources import dataset_status
+    from mitoviz.encoders import encoder_status
+
+    return dataset_status(_cfg), encoder_status(_cfg)
+
+
+def catalogue(cfg: Settings) -> tuple[list[Any], list[Any]]:
+    """The status of every data set preset and every encoder (what is on disk), cached: the home and New benchmark
+    pages rerun on every click. A folder added under a data root or the weights folder (their mtimes change)
+    reads again at once; a change deeper down within a minute."""
+    folders = (*cfg.all_data_roots(), cfg.weights_root, cfg.demo_dir, cfg.demo_dir / "images")
+    return _catalogue((repr(cfg), *(_mtime(f) for f in folders)), cfg)
+
+
+@st.cache_resource(show_spinner=False)
+def demo_spec() -> Any:
+    """The demo preset (the spec module is imported on first use, not by every page)."""
+    from mitoviz.experiment.spec import PRESETS
+
+    return PRESETS["demo"]
 
 
 def show_error(exc: MitovizError) -> None:
@@ -41,12 +91,12 @@ def user_errors() -> Iterator[None]:
         show_error(exc)
 
 
-def empty_state(title: str, text: str, page: str | None = None, label: str = "") -> None:
+def empty_state(title: str, text: str, page: pages.PageSpec | None = None, label: str = "") -> None:
     with st.container(border=True):
         st.markdown(f"#### {title}")
         st.markdown(text)
         if page:
-            st.page_link(page, label=label or "Go", icon=":material/arrow_forward:")
+            pages.link(page, label or "Go", ":material/arrow_forward:")
 
 
 def synthetic_banner() -> None:
@@ -60,6 +110,24 @@ def synthetic_banner() -> None:
 PICKABLE = ("complete", "running", "interrupted", "damaged")
 
 
+def run_label(row: dict[str, Any]) -> str:
+    """How the run picker names a run: name · created · what is unfinished about it · synthetic."""
+    mark = MARKS.get(row["status"], "")
+    if mark and row["status"] != "damaged" and row.get("planned"):
+        mark += f" ({row['fits']:,} of {row['planned']:,} fits)"
+    parts = (row["name"] or row["run_id"], row["created"], mark, "synthetic" if row["synthetic"] else "")
+    return " · ".join(p for p in parts if p)
+
+
+def default_run(rows: list[dict[str, Any]]) -> int:
+    """The newest complete run, else the newest readable one, else the first (rows are newest first)."""
+    for wanted in (("complete",), tuple(s for s in MARKS if s != "damaged")):
+        found = [i for i, r in enumerate(rows) if r["status"] in wanted]
+        if found:
+            return found[0]
+    return 0
+
+
 def _pick(cfg: Settings, key: str = "run") -> tuple[Run, dict] | None:
     """The picked run and its listing row (status, problem), or None after drawing the empty state."""
     store = ResultsStore(cfg.results_dir)
@@ -69,16 +137,16 @@ def _pick(cfg: Settings, key: str = "run") -> tuple[Run, dict] | None:
             "No results yet",
             "Run the one-click demo on the home page, or set up a benchmark. Results appear here as soon as the "
             "first encoder finishes.",
-            HOME_PAGE, "Home: run the demo",
+            pages.HOME, "Home: run the demo",
         )
         return None
     ids = [r["run_id"] for r in runs]
-    names = {r["run_id"]: " · ".join(x for x in (r["name"] or r["run_id"], r["created"], r["status"]) if x)
-             + (" · synthetic" if r["synthetic"] else "") for r in runs}
+    names = {r["run_id"]: run_label(r) for r in runs}
     wanted = st.query_params.get("run")
-    healthy = [i for i, r in enumerate(runs) if r["status"] != "damaged"]
-    index = ids.index(wanted) if wanted in ids else (healthy or [0])[0]
-    choice = st.sidebar.selectbox("Run", ids, index=index, format_func=names.get, key=f"{key}_picker")
+    index = ids.index(wanted) if wanted in ids else default_run(runs)
+    choice = st.sidebar.selectbox("Run", ids, index=index, format_func=names.get, key=f"{key}_picker",
+                                  help="Opens on the newest complete run; partial, interrupted and damaged runs "
+                                       "are marked.")
     if choice != wanted:
         st.query_params["run"] = choice
     return store.get(choice), runs[ids.index(choice)]
@@ -91,11 +159,61 @@ def run_picker(cfg: Settings, key: str = "run") -> Run | None:
     return picked[0] if picked else None
 
 
-def open_results(title: str) -> tuple[Settings, Run, RunData]:
-    """The head of every results page: title, run picker (stops the page when there is no run), data, banner.
+def job_of(cfg: Settings, run_id: str) -> dict[str, Any] | None:
+    """The newest job that wrote ``run_id``, or None (also when the job store cannot be read)."""
+    from mitoviz.jobs import job_store
 
-    A damaged run stops the page with what is wrong and a button that moves it aside; an interrupted one
-    shows its results so far under a warning."""
+    try:
+        store = job_store(cfg)
+        try:
+            return next((j for j in store.list() if j.get("run_id") == run_id), None)
+        finally:
+            store.close()
+    except MitovizError:
+        return None
+
+
+def _live(run: Run) -> tuple[object, ...]:
+    """What the watcher compares: the run's content and its status as the listing shows it."""
+    try:
+        state = run.state()
+    except StorageError:
+        state = "damaged"
+    return (*content_stamp(run), state)
+
+
+@st.fragment(run_every=WATCH_S)
+def _watch(run: Run, seen: tuple[object, ...]) -> None:
+    """Rerun the page when a part lands or the run's status changes (a fragment: nothing else reruns meanwhile)."""
+    st.caption(":material/autorenew: This run is still going: the page updates as its parts land.")
+    if _live(run) != seen:
+        st.rerun()
+
+
+def run_banners(cfg: Settings, run: Run, data: RunData, state: str) -> None:
+    """Partial, stopped, leaky and synthetic runs say so at the head of every results page."""
+    from mitoviz.ui.trust import LEAKY_SPLITS, split_mode
+
+    have = {stem for stem, _ in LATER_TABLES if (run.root / f"{stem}.parquet").exists()}
+    note = progress_note(state, data.manifest, len(data.fits), have)
+    if note is not None:
+        icon = ":material/hourglass_top:" if note.kind == "info" else ":material/warning:"
+        (st.info if note.kind == "info" else st.warning)(note.text, icon=icon)
+        job = job_of(cfg, run.run_id)
+        if job is not None:
+            pages.link(pages.JOBS, f"Its job: {job['state']}", query_params={"job": job["id"]})
+    if split_mode(data) in LEAKY_SPLITS:
+        st.warning(f"**This run splits cells, not slides.** {CELL_SPLIT_WARNING}", icon=":material/call_split:")
+    if data.synthetic:
+        synthetic_banner()
+
+
+def open_results(title: str) -> tuple[Settings, Run, RunData]:
+    """The head of every results page: title, run picker (stops the page when there is no run), data, banners.
+
+    A damaged run stops the page with what is wrong and a button that moves it aside; a partial, interrupted,
+    failed or cancelled run shows what it finished under a banner that says so, and while it runs the page
+    reruns by itself as parts land."""
     cfg = settings()
     st.title(title)
     if moved := st.session_state.pop("moved_aside", None):
@@ -106,11 +224,10 @@ def open_results(title: str) -> tuple[Settings, Run, RunData]:
     run, row = picked
     if row["status"] == "damaged":
         damaged_run(cfg, run.run_id, Damaged(row["problem"], DAMAGED_RUN_FIX))
+    seen = _live(run)
     data = run_data(cfg, run)
-    if run.state(data.manifest) == "interrupted":
-        st.warning("**This run was interrupted**: its process stopped before it finished, so what is shown is what "
-                   "it finished. Retry its job on the Jobs page, or `python -m mitoviz run SPEC --resume`, to "
-                   "complete it.", icon=":material/warning:")
-    if data.synthetic:
-        synthetic_banner()
+    if row["status"] == "running":
+        with st.sidebar:
+            _watch(run, seen)
+    run_banners(cfg, run, data, row["status"])
     return cfg, run, data
