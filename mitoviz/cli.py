@@ -26,6 +26,8 @@ class BarReporter(Reporter):
 
     def update(self, stage: str, done: int, total: int, unit: str = "") -> None:
         bar = self._bars.get(stage)
+        if bar is None and done == 0 and stage != "load and plan":
+            return  # a stage announced before it starts: its bar appears with its first progress
         if bar is None:  # counted from here, so work done before (cached shards) is no rate
             bar = self._bars[stage] = self._tqdm(total=total, initial=done, desc=stage, leave=True, file=sys.stderr,
                                                  unit=f" {unit}" if unit else " it", dynamic_ncols=True,

@@ -44,8 +44,9 @@ def estimate_seconds(plan: Plan, settings: Settings) -> Estimate:
     spec = plan.spec
     parts: dict[str, float] = {}
     for name in spec.encoders:
-        params = get_spec(name, settings).params_m or 0.0
-        parts[f"embed {name}"] = GFLOP_PER_M_PARAMS * params * len(plan.cells) / rate
+        encoder = get_spec(name, settings)
+        scale = (encoder.input_size / 224) ** 2  # tokens (or feature-map area) grow with the input's area
+        parts[f"embed {name}"] = GFLOP_PER_M_PARAMS * (encoder.params_m or 0.0) * scale * len(plan.cells) / rate
     parts["probes"] = SECONDS_PER_PROBE_FIT * len(plan.fits) * len(spec.encoders) * len(spec.classifiers)
     warnings, memory = [], {}
     cores = max(1, (os.cpu_count() or 2))

@@ -11,6 +11,7 @@ import time
 
 from mitoviz.config import Settings, resolve_device
 from mitoviz.errors import Cancelled
+from mitoviz.experiment.estimate import estimate_seconds
 from mitoviz.experiment.plan import Plan, prepare
 from mitoviz.experiment.spec import ExperimentSpec
 from mitoviz.experiment.stages import STATS_STAGE, Embedding, announce, maps_stage, probe_stage, trained_stage
@@ -38,6 +39,15 @@ def _open_run(plan: Plan, settings: Settings, reporter: Reporter, resume: bool, 
                   for d in plan.datasets],
     )
     return run
+
+
+def cheapest_first(plan: Plan, settings: Settings) -> list[tuple[str, str]]:
+    """("probe", encoder) and ("trained", method id) steps, the cheapest first by the estimate, so the first
+    results land within seconds and pages fill while the rest runs."""
+    parts = estimate_seconds(plan, settings).parts
+    steps = [("probe", e, parts.get(f"embed {e}", 0.0)) for e in plan.spec.encoders]
+    steps += [("trained", m.method_id, parts.get(f"train {m.method_id}", 0.0)) for m in plan.spec.trained]
+    return [(kind, name) for kind, name, _ in sorted(steps, key=lambda step: step[2])]
 
 
 def _planned(plan: Plan) -> int:
@@ -68,19 +78,17 @@ def run_experiment(
 
     try:
         embeddings: dict[str, Embedding] = {}
-        for encoder in spec.encoders:
+        for kind, name in cheapest_first(plan, settings):
             t0 = time.monotonic()
-            embeddings.update(probe_stage(plan, run, encoder, settings, device, reporter))
-            timings[encoder] = time.monotonic() - t0
-            landed()
-        for method in spec.trained:
-            t0, name = time.monotonic(), method.method_id
-            reporter.log(f"Training {name} ({method.kind}) once per fit ({len(plan.fits)} fits)")
-            tuned = trained_stage(plan, run, method, settings, device, reporter)
-            if tuned is not None:
-                embeddings[name] = tuned
+            if kind == "probe":
+                embeddings.update(probe_stage(plan, run, name, settings, device, reporter))
+            else:
+                method = next(m for m in spec.trained if m.method_id == name)
+                reporter.log(f"Training {name} ({method.kind}) once per fit ({len(plan.fits)} fits)")
+                tuned = trained_stage(plan, run, method, settings, device, reporter)
+                embeddings.update({name: tuned} if tuned is not None else {})
             timings[name] = time.monotonic() - t0
-            reporter.log(f"{name}: {len(plan.fits)} fits in {timings[name]:.1f} s")
+            reporter.log(f"{name}: done in {timings[name]:.1f} s")
             landed()
         t0 = time.monotonic()
         reporter.log("Embedding maps and the Robustness Index")
