@@ -39,6 +39,7 @@ def _layers(cells: pd.DataFrame, settings: Settings, blocks, passes: Passes | No
     return embed_layers(cells, VIT, blocks, PATCH, settings, "cpu", encoder=model, batch_size=16, num_workers=0, **kw)
 
 
+@pytest.mark.slow
 def test_blocks_are_the_encoders_block_outputs_one_entry_each(small_cells: pd.DataFrame, settings: Settings) -> None:
     passes = Passes(settings, [3, 12])
     results = _layers(small_cells, settings, [12, 3], passes)
@@ -63,6 +64,7 @@ def test_blocks_are_the_encoders_block_outputs_one_entry_each(small_cells: pd.Da
     assert manifests[VIT]["complete"] and "block" not in manifests[VIT]
 
 
+@pytest.mark.slow
 def test_cached_blocks_are_not_recomputed_and_new_ones_come_in_one_pass(
     small_cells: pd.DataFrame, settings: Settings
 ) -> None:
