@@ -78,7 +78,7 @@ def test_interrupted_run_resumes_without_redoing_parts(small_demo, settings):
     spec = _spec(small_demo, encoders=["handcrafted", "random-vits16"], classifiers=["logreg"],
                  protocols=["pooled"])
     with pytest.raises(Cancelled):
-        run_experiment(spec, settings, RecordingReporter(cancel_after=12))
+        run_experiment(spec, settings, RecordingReporter(cancel_after=18))  # after the 6 announced stages
     (partial,) = ResultsStore(settings.results_dir).runs()
     assert partial.manifest()["status"] == "cancelled"
     done_before = partial.done_parts()
