@@ -113,3 +113,12 @@ def shot(page, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def brush(page, chart, start: tuple[float, float] = (0.2, 0.2), end: tuple[float, float] = (0.8, 0.8)) -> None:
+    """Drag a rectangle on a chart, corners given as fractions of its box (a brushed selection)."""
+    box = chart.bounding_box()
+    page.mouse.move(box["x"] + box["width"] * start[0], box["y"] + box["height"] * start[1])
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * end[0], box["y"] + box["height"] * end[1], steps=8)
+    page.mouse.up()

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e.conftest import SCREENSHOTS, Server, shot, wait_idle
+from tests.e2e.conftest import SCREENSHOTS, Server, brush, shot, wait_idle
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -62,12 +62,7 @@ def test_gallery_enlarged_cell_and_agreement_chart(results_server, page):
 def test_a_brushed_map_shows_a_stratified_page(results_server, page):
     server, run_id = results_server
     _open(page, server, "embeddings", run_id)
-    chart = page.locator("[data-testid='stVegaLiteChart']").first
-    box = chart.bounding_box()
-    page.mouse.move(box["x"] + box["width"] * 0.1, box["y"] + box["height"] * 0.2)
-    page.mouse.down()
-    page.mouse.move(box["x"] + box["width"] * 0.9, box["y"] + box["height"] * 0.7, steps=8)
-    page.mouse.up()
+    brush(page, page.locator("[data-testid='stVegaLiteChart']").first, (0.1, 0.2), (0.9, 0.7))  # inside the plot
     page.wait_for_selector("text=cells selected", timeout=60_000)
     wait_idle(page)
     page.wait_for_timeout(1500)
