@@ -1,7 +1,16 @@
 import streamlit as st
 
 from mitoviz.evaluate import stats
-from mitoviz.report import METRICS, axis_name, facet_axes, protocol_order, robustness_scale, robustness_table
+from mitoviz.report import (
+    METRICS,
+    axis_name,
+    curves,
+    degenerate_note,
+    facet_axes,
+    protocol_order,
+    robustness_scale,
+    robustness_table,
+)
 from mitoviz.report.domain_trust import STATEMENT
 from mitoviz.report.domains import (
     default_test_axis,
@@ -61,6 +70,10 @@ else:
         cells, bootstrapped = domain(cfg, run, data, metric, protocol, test_axis, budget, chosen)
     matrix, drops = with_domain_intervals(matrix, drops[drops["label"].isin(chosen)], cells, bootstrapped)
     statement = STATEMENT.format(level=95, n=stats.N_RESAMPLES)
+    shown = curves(table, metric, test_axis, protocol=protocol)
+    note = degenerate_note(shown[(shown["budget"] == budget) & shown["label"].isin(chosen)])
+    if note:
+        st.warning(note)
     if matrix.empty:
         st.caption("No fits for this budget.")
     else:

@@ -285,7 +285,8 @@ def facets(metrics: pd.DataFrame, fits: pd.DataFrame, test_axes: Iterable[str] |
 def precompute(run: Run, metrics: Sequence[str] = stats.INTERVAL_METRICS,
                test_axes: Iterable[str] | None = (ALL,), confidence: float = 0.95) -> Trust:
     """Bootstrap the facets of ``run`` whose test axis is in ``test_axes`` (default: the experiment's own test
-    cells, what the curves page opens on; None: every axis) and store the tables in the run.
+    cells, what the curves page opens on; None: every axis) and store the tables in the run, with the domain
+    page's opening view of every protocol (:func:`mitoviz.report.domain_trust.precompute_domains`).
 
     Meant for the end of a run, so that the result pages open large runs without waiting; they read the tables
     back with :func:`stored` as long as the run's fits are unchanged (a facet not stored is computed when
@@ -306,6 +307,9 @@ def precompute(run: Run, metrics: Sequence[str] = stats.INTERVAL_METRICS,
     key = fits_key(fits)
     for name, table in TABLES.items():
         run.write_table(table, getattr(trust, name).assign(fits_key=key))
+    from mitoviz.report.domain_trust import precompute_domains  # it builds on this module
+
+    precompute_domains(run, info, metrics, confidence)
     return trust
 
 

@@ -7,13 +7,19 @@ finished run are read instead, while they still describe the run's fits.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import pandas as pd
 import streamlit as st
 
 from mitoviz.config import Settings
-from mitoviz.report.domain_trust import domain_trust
+from mitoviz.report.domain_trust import (
+    CELL_COLUMNS,
+    DOMAIN_TABLES,
+    DROP_COLUMNS,
+    domain_trust,
+    stored_domains,
+)
 from mitoviz.report.domains import own_datasets
 from mitoviz.report.trust import TABLES, CellInfo, Trust, facet_trust, labelled, stored
 from mitoviz.results import Run
@@ -23,8 +29,8 @@ from mitoviz.ui.data import RunData, guarded
 LEAKY_SPLITS = ("cell", "fmc")
 
 
-def _stored_stamp(run: Run) -> float:
-    paths = [run.root / f"{table}.parquet" for table in TABLES.values()]
+def _stored_stamp(run: Run, tables: Iterable[str] = TABLES.values()) -> float:
+    paths = [run.root / f"{table}.parquet" for table in tables]
     return max((p.stat().st_mtime for p in paths if p.exists()), default=0.0)
 
 
@@ -74,10 +80,24 @@ def _domain(run_id: str, stamp: float, metric: str, protocol: str, test_axis: st
                         own_datasets(_data.cells))
 
 
+@st.cache_data(show_spinner=False, max_entries=6)
+def _stored_domains(run_id: str, stamp: float, stored_stamp: float, _run: Run, _fits: pd.DataFrame
+                    ) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    return stored_domains(_run, _fits)
+
+
 def domain(settings: Settings, run: Run, data: RunData, metric: str, protocol: str, test_axis: str, budget: str,
            labels: Sequence[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Matrix cells and drops with their intervals (:func:`mitoviz.report.domain_trust.domain_trust`)."""
+    """Matrix cells and drops with their intervals (:func:`mitoviz.report.domain_trust.domain_trust`): stored
+    ones when the run holds them for this view, else computed (cached)."""
     stamp = run.stamp()
+    saved = guarded(settings, run, lambda: _stored_domains(
+        run.run_id, stamp, _stored_stamp(run, DOMAIN_TABLES.values()), run, data.fits))
+    if saved is not None:
+        found = [f[(f["protocol"] == protocol) & (f["test_axis"] == test_axis) & (f["budget"] == budget)
+                   & (f["metric"] == metric) & f["label"].isin(list(labels))] for f in saved]
+        if len(found[0]):
+            return found[0][CELL_COLUMNS].reset_index(drop=True), found[1][DROP_COLUMNS].reset_index(drop=True)
     return guarded(settings, run, lambda: _domain(run.run_id, stamp, metric, protocol, test_axis, budget,
                                                   tuple(sorted(labels)), run, data))
 

@@ -7,9 +7,10 @@ import pandas as pd
 import pytest
 
 from mitoviz.evaluate import stats
-from mitoviz.report import joined
-from mitoviz.report.domain_trust import domain_trust
+from mitoviz.report import joined, trust
+from mitoviz.report.domain_trust import domain_trust, stored_domains
 from mitoviz.report.domains import domain_drop, own_datasets, with_domain_intervals
+from tests.report.runs import write_run
 from tests.report.test_trust import LABELS, direct
 
 
@@ -78,3 +79,25 @@ def test_external_test_sets_are_out_of_domain(trust_tables) -> None:
     merged, merged_drops = with_domain_intervals(matrix, drops[["label", "drop"]], found, drops)
     assert merged["low"].iloc[0] == pytest.approx(row["low"]) and merged_drops["in_low"].notna().all()
     assert stats.N_RESAMPLES == 1000
+
+
+def test_precompute_stores_the_domain_pages_opening_views(tmp_path, trust_tables) -> None:
+    run = write_run(tmp_path)
+    fits = trust.labelled(run.fits())
+    assert stored_domains(run, fits) is None
+    trust.precompute(run, ("balanced_accuracy", "auroc"))
+    cells, drops = stored_domains(run, fits)
+    views = set(zip(cells["protocol"], cells["test_axis"], strict=True))
+    assert views == {("cross:scanner", "scanner"), ("pooled", "dataset")}  # each protocol's opening test axis
+    assert set(cells["budget"]) == {"2/class", "8/class", "32/class"} and set(cells["metric"]) == {
+        "balanced_accuracy", "auroc"}
+    _, preds, _, info = trust_tables
+    direct_cells, direct_drops = domain_trust(fits, preds, info, "auroc", "cross:scanner", "scanner", "8/class")
+    at = cells[(cells["protocol"] == "cross:scanner") & (cells["budget"] == "8/class") & (cells["metric"] == "auroc")]
+    pd.testing.assert_frame_equal(at[direct_cells.columns].reset_index(drop=True), direct_cells, check_dtype=False)
+    lost = drops[(drops["protocol"] == "cross:scanner") & (drops["budget"] == "8/class") & (drops["metric"] == "auroc")]
+    pd.testing.assert_frame_equal(lost[direct_drops.columns].reset_index(drop=True), direct_drops, check_dtype=False)
+    assert set(drops.loc[drops["protocol"] == "pooled", "label"]) == set(LABELS)  # own data vs external set
+    run.append("late_part", run.fits().iloc[:1].assign(fit_id="new-fit"), run.metrics().iloc[:0],
+               run.predictions().iloc[:0])
+    assert stored_domains(run, trust.labelled(run.fits())) is None
