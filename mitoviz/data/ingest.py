@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from mitoviz.data.cells import Dataset, validate
-from mitoviz.data.vocab import clean
+from mitoviz.data.vocab import VALIDATION_SPLITS, canonical_split, clean
 from mitoviz.errors import DataError, SchemaError
 
 #: How far (level-0 px) past the image edge a cell centre may lie and still be kept (its patch padded).
@@ -103,6 +103,18 @@ class Ingest:
         clash = frame.duplicated(subset=key, keep=False)
         self.skip("one position with two different labels", frame.loc[clash, id_column])
         return frame.loc[~clash]
+
+    def splits(self, raw: pd.Series, row_ids: pd.Series) -> pd.Series:
+        """A split column as train / test / ""; 'val' counts as test (noted); any other value is cleared
+        (adjusted: those rows have no predefined split)."""
+        text = raw.map(lambda v: clean(v).lower())
+        known = text.isin(("train", "training", "test", "testing", *VALIDATION_SPLITS, ""))
+        for value, rows in row_ids[~known].groupby(text[~known]):
+            self.adjust(f"split value {value!r} is not train, val or test: no predefined split", rows)
+        validation = int(text.isin(VALIDATION_SPLITS).sum())
+        if validation:
+            self.note(f"{validation} row(s) in the 'val' split are kept as the test side (split = test).")
+        return text.where(known, "").map(canonical_split)
 
     def finish(
         self,

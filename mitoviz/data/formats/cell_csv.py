@@ -168,14 +168,7 @@ def _splits(table: pd.DataFrame, stems: pd.Series, test_slides: Iterable[str] | 
         return np.where(stems.isin(tests), "test", "train")
     if "split" not in table:
         return np.full(len(table), "", dtype=object)
-    raw = table["split"].map(lambda v: clean(v).lower())
-    known = raw.isin(("train", "training", "test", "testing", *vocab.VALIDATION_SPLITS, ""))
-    for value, rows in table[~known].groupby(raw[~known]):
-        ingest.adjust(f"split value {value!r} is not train, val or test: no predefined split", rows["row_id"])
-    validation = int(raw.isin(vocab.VALIDATION_SPLITS).sum())
-    if validation:
-        ingest.note(f"{validation} cell(s) in the 'val' split are kept as the test side (split = test).")
-    return raw.where(known, "").map(vocab.canonical_split).to_numpy()
+    return ingest.splits(table["split"], table["row_id"]).to_numpy()
 
 
 def _sniff(path: Path) -> bool:

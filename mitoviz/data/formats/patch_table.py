@@ -184,19 +184,8 @@ def _generic(file: Path, table: pd.DataFrame, folder: Path, name: str, label_map
         ingest.note("No slide column: each patch is its own slide, so slide-level splits cannot group patches.")
     frame["slide"] = frame["slide"].where(frame["slide"] != "", pd.Series(keys))
     if "split" in frame:
-        frame["split"] = _splits(frame, ingest)
+        frame["split"] = ingest.splits(frame["split"], frame["row_id"])
     return frame
-
-
-def _splits(frame: pd.DataFrame, ingest: Ingest) -> pd.Series:
-    raw = frame["split"].map(lambda v: clean(v).lower())
-    known = raw.isin(("train", "training", "test", "testing", *vocab.VALIDATION_SPLITS, ""))
-    for value, rows in frame[~known].groupby(raw[~known]):
-        ingest.adjust(f"split value {value!r} is not train, val or test: no predefined split", rows["row_id"])
-    validation = int(raw.isin(vocab.VALIDATION_SPLITS).sum())
-    if validation:
-        ingest.note(f"{validation} patch(es) marked 'val' are treated as test.")
-    return raw.where(known, "").map(vocab.canonical_split)
 
 
 def _amibr(file: Path, table: pd.DataFrame, folder: Path, name: str, label_map: Mapping[str, str | None] | None,
