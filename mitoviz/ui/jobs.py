@@ -2,9 +2,10 @@
 
 Pure functions of the record (no Streamlit), so they are tested on plain dicts. A record's stages carry
 ``done``, ``total``, ``unit``, ``rate`` (units/s, None until measured), ``eta`` (s at the last update), ``order``
-(position in the run) and ``started``/``updated`` (epoch s). The runner announces every stage at 0 when it plans,
-so a running job lists all its stages from the start: the first unfinished one is the current stage, the ones after
-it are pending.
+(position in the list) and ``started``/``updated`` (epoch s). The runner announces every stage at 0 when it plans,
+so a job lists all its stages from the start. Stages need not run in list order (the runner takes the cheapest
+first, and a trained method reports its current fit's epochs beside its count of fits), so a stage is current
+when it has progress and is not finished, pending while it has none.
 """
 
 from __future__ import annotations
@@ -46,11 +47,9 @@ def _finished(stage: dict[str, Any]) -> bool:
 
 
 def stage_views(job: dict[str, Any], now: float) -> list[StageView]:
-    """One line per stage, in run order. Rates and times left only on a running job's current stage: a stopped
+    """One line per stage, in list order. Rates and times left only on a running job's current stages: a stopped
     job (cancelled, failed, interrupted) keeps its counts, says where it stopped, and shows no stale ETA."""
     state = job.get("state")
-    first = "current" if state == "running" else "stopped" if state in STOPPED else "pending"
-    later = "pending" if state in ("running", "queued") else "not reached"
     views: list[StageView] = []
     for name, st in ordered(job):
         done, total, unit = st.get("done", 0), st.get("total") or 0, st.get("unit", "")
@@ -60,25 +59,30 @@ def stage_views(job: dict[str, Any], now: float) -> list[StageView]:
             took = (st.get("updated") or 0) - (st.get("started") or 0)
             views.append(StageView(name, 1.0, "done", f"{count} · done" + (f" in {duration(took)}" if took >= 1 else ""),
                                    0.0))
-            continue
-        status = first if all(v.status == "done" for v in views) else later
-        if status != "current":
-            said = f"stopped ({state})" if status == "stopped" else status
-            views.append(StageView(name, fraction, status, f"{count} · {said}", None))
-            continue
-        parts, eta = [count], None
-        rate = st.get("rate") or 0.0
-        if unit and rate >= RATE_SHOWN:
-            parts.append(f"{rate:.1f} {unit}/s")
-        if st.get("eta") is not None:
-            eta = max(0.0, st["eta"] - (now - (st.get("updated") or now)))
-            parts.append(f"{duration(eta)} left")
-        elif st.get("updated") and now - st["updated"] > SILENT_S:
-            parts.append(f"working · last progress {duration(now - st['updated'])} ago")
+        elif state == "running" and done > 0:
+            views.append(_current(name, st, count, fraction, now))
+        elif state in STOPPED:
+            status = "stopped" if done > 0 else "not reached"
+            views.append(StageView(name, fraction, status, f"{count} · " + (f"stopped ({state})" if done else status),
+                                   None))
         else:
-            parts.append("estimating…")
-        views.append(StageView(name, fraction, "current", " · ".join(parts), eta))
+            views.append(StageView(name, fraction, "pending", f"{count} · pending", None))
     return views
+
+
+def _current(name: str, st: dict[str, Any], count: str, fraction: float, now: float) -> StageView:
+    parts, eta = [count], None
+    rate, unit = st.get("rate") or 0.0, st.get("unit", "")
+    if unit and rate >= RATE_SHOWN:
+        parts.append(f"{rate:.1f} {unit}/s")
+    if st.get("eta") is not None:
+        eta = max(0.0, st["eta"] - (now - (st.get("updated") or now)))
+        parts.append(f"{duration(eta)} left")
+    elif st.get("updated") and now - st["updated"] > SILENT_S:
+        parts.append(f"working · last progress {duration(now - st['updated'])} ago")
+    else:
+        parts.append("estimating…")
+    return StageView(name, fraction, "current", " · ".join(parts), eta)
 
 
 def time_left(views: list[StageView]) -> str:

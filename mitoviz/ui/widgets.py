@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from mitoviz.ui.data import LATER_TABLES, RunData, content_stamp, damaged_run, p
 #: the next visit of New benchmark or a results page does not wait seconds for torch and scikit-learn.
 HEAVY_MODULES = ("mitoviz.experiment.estimate", "mitoviz.experiment.plan", "mitoviz.report", "altair")
 WATCH_S = 2.0  # how often a page showing a running run looks for newly landed parts
+REFRESH_S = 10.0  # and reruns at most this often while they keep landing (a trained method lands one per fit)
 #: How the run picker marks a run that is not complete.
 MARKS = {"running": "partial", "interrupted": "interrupted", "failed": "failed", "cancelled": "cancelled",
          "damaged": "damaged"}
@@ -183,10 +185,12 @@ def _live(run: Run) -> tuple[object, ...]:
 
 
 @st.fragment(run_every=WATCH_S)
-def _watch(run: Run, seen: tuple[object, ...]) -> None:
-    """Rerun the page when a part lands or the run's status changes (a fragment: nothing else reruns meanwhile)."""
+def _watch(run: Run, seen: tuple[object, ...], drawn_at: float, empty: bool) -> None:
+    """Rerun the page when parts landed (at once on an empty page, else at most every REFRESH_S) or the run's
+    status changed (at once). A fragment: nothing else reruns while it looks."""
     st.caption(":material/autorenew: This run is still going: the page updates as its parts land.")
-    if _live(run) != seen:
+    now = _live(run)
+    if now[-1] != seen[-1] or (now != seen and (empty or time.time() - drawn_at >= REFRESH_S)):
         st.rerun()
 
 
@@ -228,6 +232,6 @@ def open_results(title: str) -> tuple[Settings, Run, RunData]:
     data = run_data(cfg, run)
     if row["status"] == "running":
         with st.sidebar:
-            _watch(run, seen)
+            _watch(run, seen, time.time(), data.fits.empty)
     run_banners(cfg, run, data, row["status"])
     return cfg, run, data

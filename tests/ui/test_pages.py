@@ -11,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from mitoviz.config import load_settings
 from mitoviz.jobs import job_store
+from mitoviz.ui import pages
 from tests.conftest import kill_workers
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,8 +49,7 @@ def _no_exception(at: AppTest) -> None:
     assert not at.exception, [e.value for e in at.exception]
 
 
-@pytest.mark.parametrize("page", ["views/curves.py", "views/domains.py", "views/embeddings.py",
-                                  "views/failures.py"])
+@pytest.mark.parametrize("page", [p.path for p in pages.RESULTS])
 def test_result_pages_say_what_to_do_without_results(app, mitoviz_home, page):
     at = app(page, mitoviz_home)
     _no_exception(at)
@@ -58,7 +58,7 @@ def test_result_pages_say_what_to_do_without_results(app, mitoviz_home, page):
 
 
 def test_home_lists_presets_encoders_and_the_demo(app, mitoviz_home):
-    at = app("views/home.py", mitoviz_home)
+    at = app(pages.HOME.path, mitoviz_home)
     _no_exception(at)
     tables = [df.value for df in at.dataframe]
     datasets = next(t for t in tables if "data set" in t.columns)
@@ -72,7 +72,7 @@ def test_home_lists_presets_encoders_and_the_demo(app, mitoviz_home):
 
 def test_curves_chart_carries_every_method_and_budget(app, results_home):
     home, run_id = results_home
-    at = app("views/curves.py", home, run=run_id)
+    at = app(pages.CURVES.path, home, run=run_id)
     _no_exception(at)
     spec = _specs(at)[0]  # the curves; the paired comparison and the matrix follow
     rows = _rows(spec, "label")
@@ -91,7 +91,7 @@ def test_curves_chart_carries_every_method_and_budget(app, results_home):
 
 def test_domain_page_shows_matrix_drop_and_robustness(app, results_home):
     home, run_id = results_home
-    at = app("views/domains.py", home, run=run_id)
+    at = app(pages.DOMAINS.path, home, run=run_id)
     _no_exception(at)
     specs = _specs(at)
     (heat,) = [_rows(s, "train_domain") for s in specs if _rows(s, "train_domain")]
@@ -120,14 +120,14 @@ def test_domain_page_without_cross_protocol_says_so(app, results_home, tmp_path)
         frame = pd.read_parquet(part)
         frame["protocol"] = "pooled"
         frame.to_parquet(part)
-    at = app("views/domains.py", copy, run=run_id)
+    at = app(pages.DOMAINS.path, copy, run=run_id)
     _no_exception(at)
     assert any("no cross-domain protocol" in m.value for m in at.markdown)
 
 
 def test_embedding_map_colours_and_selection(app, results_home):
     home, run_id = results_home
-    at = app("views/embeddings.py", home, run=run_id)
+    at = app(pages.EMBEDDINGS.path, home, run=run_id)
     _no_exception(at)
     (spec,) = _specs(at)
     rows = _rows(spec)
@@ -144,7 +144,7 @@ def test_embedding_map_colours_and_selection(app, results_home):
 
 def test_failure_gallery_shows_the_most_confidently_wrong_cells(app, results_home):
     home, run_id = results_home
-    at = app("views/failures.py", home, run=run_id)
+    at = app(pages.FAILURES.path, home, run=run_id)
     _no_exception(at)
     caption = next(c.value for c in at.caption if "wrong of" in c.value)
     n_wrong = int(caption.split()[0])
@@ -166,7 +166,7 @@ def test_failure_gallery_shows_the_most_confidently_wrong_cells(app, results_hom
 
 def test_jobs_page_lists_controls_and_errors(app, mitoviz_home, monkeypatch):
     monkeypatch.setenv("MITOVIZ_HOME", str(mitoviz_home))
-    at = app("views/jobs.py", mitoviz_home)
+    at = app(pages.JOBS.path, mitoviz_home)
     assert any("No jobs" in m.value for m in at.markdown)
     store = job_store(load_settings())
     queued, _ = store.submit({"name": "waiting"}, "h1", "waiting")
@@ -177,7 +177,7 @@ def test_jobs_page_lists_controls_and_errors(app, mitoviz_home, monkeypatch):
     store.update(queued["id"], state="queued", stages={"embed uni": {"done": 5, "total": 10, "unit": "cells",
                                                                        "rate": 2.5, "eta": 2, "order": 0}})
     store.close()
-    at = app("views/jobs.py", mitoviz_home)
+    at = app(pages.JOBS.path, mitoviz_home)
     _no_exception(at)
     assert any("MIDOG.json is not valid JSON." in e.value for e in at.error)
     assert any("5 / 10 cells" in p.proto.text for p in at.get("progress"))
@@ -190,13 +190,13 @@ def test_jobs_page_lists_controls_and_errors(app, mitoviz_home, monkeypatch):
 
 
 def test_new_benchmark_checks_then_launches(app, mitoviz_home, small_demo, monkeypatch):
-    at = app("views/new_benchmark.py", mitoviz_home)
+    at = app(pages.NEW.path, mitoviz_home)
     _no_exception(at)
     assert any("names no data set" in e.value for e in at.error)
     import shutil
 
     shutil.copytree(small_demo.parent, mitoviz_home / "data" / "mitoviz-demo")
-    at = app("views/new_benchmark.py", mitoviz_home)
+    at = app(pages.NEW.path, mitoviz_home)
     _no_exception(at)
     assert any("Budget 24/class asks for 24 'mitotic figure' cells" in e.value for e in at.error)
     next(c for c in at.checkbox if c.label.startswith("Cap budgets")).check().run()
@@ -218,7 +218,7 @@ def test_new_benchmark_checks_then_launches(app, mitoviz_home, small_demo, monke
 
 def test_runs_page_exports_and_imports_bundles(app, results_home, tmp_path):
     home, run_id = results_home
-    at = app("views/runs.py", home)
+    at = app(pages.RUNS.path, home)
     _no_exception(at)
     table = at.dataframe[0].value
     assert run_id in set(table["run_id"])
