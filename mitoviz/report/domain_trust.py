@@ -19,6 +19,7 @@ import pandas as pd
 
 from mitoviz.evaluate import stats
 from mitoviz.report.domains import default_test_axis, in_domain, own_datasets
+from mitoviz.report.methods import budget_order
 from mitoviz.report.names import ordered_axes
 from mitoviz.report.trust import (
     ALL,
@@ -135,8 +136,9 @@ def _drops(table: pd.DataFrame, found: dict, metric: str, protocol: str, test_ax
 
 def precompute_domains(run: Run, info: CellInfo, metrics: Sequence[str] = stats.INTERVAL_METRICS,
                        confidence: float = 0.95) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Store the domain page's opening view of every protocol (the test axis it opens on, every budget, every
-    method) in the run: :data:`DOMAIN_TABLES`, read back by :func:`stored_domains`."""
+    """Store the domain page's opening view of every protocol (the test axis and the largest budget it opens
+    on, every method) in the run: :data:`DOMAIN_TABLES`, read back by :func:`stored_domains`. Other budgets
+    are computed when shown (every budget would cost as many times more at the end of the run)."""
     fits = labelled(run.fits())
     axes: dict[str, list[str]] = {}
     for protocol, _, axis in facets(run.metrics(), fits):
@@ -147,7 +149,7 @@ def precompute_domains(run: Run, info: CellInfo, metrics: Sequence[str] = stats.
         axis = default_test_axis(protocol, ordered_axes(found))
         at = fits[fits["protocol"] == protocol]
         predictions = run.predictions(fit_ids=at["fit_id"].tolist())
-        for budget in dict.fromkeys(at["budget"]):
+        for budget in budget_order(at)[-1:]:
             cells, drops = domain_trust(fits, predictions, info, metrics, protocol, axis, budget, None, own,
                                         confidence=confidence)
             key = {"protocol": protocol, "test_axis": axis, "budget": budget}
