@@ -124,7 +124,8 @@ def curve_chart(data: pd.DataFrame, metric: str, labels: Sequence[str], columns:
         layers.append(alt.Chart().mark_rule(strokeDash=[2, 2], color="#888").encode(y=alt.datum(CHANCE[metric])))
     chart = alt.layer(*layers, data=data).properties(width=width, height=320 if n_facets == 1 else 240)
     only_all = set(data["test_domain"]) <= {"all"}  # one facet of all test cells: no header (labels=False is ignored)
-    header = alt.Header(labelFontSize=13, labelFontWeight="bold", title=None, labelExpr="''" if only_all else "datum.label")
+    header = (alt.Header(title=None, labelExpr="''", labelFontSize=0, labelPadding=0) if only_all else
+              alt.Header(title=None, labelFontSize=13, labelFontWeight="bold"))
     return chart.facet(facet=alt.Facet("test_domain:N", header=header), columns=min(columns, n_facets)).add_params(
         pick)
 
