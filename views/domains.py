@@ -40,7 +40,8 @@ if not shifted:
         "Domain shift is clearest with a run that trains on one domain and tests on every domain "
         "(`cross:<column>`, e.g. `cross:scanner`) or leaves one domain out (`lodo:<column>`). Below: how the "
         "pooled models score on each test domain.",
-        pages.NEW, "Set up a cross-domain benchmark",
+        pages.NEW,
+        "Set up a cross-domain benchmark",
     )
 axes_by = {p: [a for a in facet_axes(table, p) if a != "all"] for p in protocols}
 protocols = [p for p in protocols if axes_by[p]]
@@ -48,11 +49,13 @@ if not protocols:
     st.caption("The test cells of this run hold a single domain of every axis: nothing to split them by.")
 else:
     c1, c2, c3, c4 = st.columns(4)
-    protocol = c1.selectbox("Trained", protocols, index=protocols.index(shifted[0]) if shifted else 0,
-                            format_func=protocol_name)
+    protocol = c1.selectbox(
+        "Trained", protocols, index=protocols.index(shifted[0]) if shifted else 0, format_func=protocol_name
+    )
     axes = axes_by[protocol]
-    test_axis = c2.selectbox("Tested on each", axes, index=axes.index(default_test_axis(protocol, axes)),
-                             format_func=axis_name)
+    test_axis = c2.selectbox(
+        "Tested on each", axes, index=axes.index(default_test_axis(protocol, axes)), format_func=axis_name
+    )
     metric = c3.selectbox("Metric", [m for m in METRICS if m != "ece"], format_func=METRICS.get)
     budgets = data.budgets()
     budget = c4.selectbox("Label budget", budgets, index=len(budgets) - 1)
@@ -80,29 +83,62 @@ else:
         grid = heatmap(matrix, metric)
         st.altair_chart(grid, width="content")
         outline = " Outlined: in-domain." if matrix["in_domain"].notna().any() else ""
-        st.caption(f"Rows: the domain the model was trained on; columns: the domain it was tested on. Mean over "
-                   f"seeds with its 95 % interval.{outline} {statement}")
-        chart_downloads(grid, matrix_numbers(matrix), f"{run.run_id}-{protocol.replace(':', '-')}-{test_axis}-matrix",
-                        export_title(f"{name}: trained {protocol_name(protocol)}, tested on each "
-                                     f"{axis_name(test_axis)} ({budget})", run_name, run.run_id, name,
-                                     data.synthetic, [statement]), key="matrix")
+        st.caption(
+            f"Rows: the domain the model was trained on; columns: the domain it was tested on. Mean over "
+            f"seeds with its 95 % interval.{outline} {statement}"
+        )
+        chart_downloads(
+            grid,
+            matrix_numbers(matrix),
+            f"{run.run_id}-{protocol.replace(':', '-')}-{test_axis}-matrix",
+            export_title(
+                f"{name}: trained {protocol_name(protocol)}, tested on each "
+                f"{axis_name(test_axis)} ({budget})",
+                run_name,
+                run.run_id,
+                name,
+                data.synthetic,
+                [statement],
+            ),
+            key="matrix",
+        )
 
     st.subheader("In-domain vs out-of-domain")
     if not has_drop(protocol, test_axis, set(matrix["test_domain"]), own) or drops.empty:
-        st.caption("In- vs out-of-domain needs a model trained on part of the domains of this axis (a cross or "
-                   "leave-one-out protocol tested on its own axis), or external test sets (tested on each data set).")
+        st.caption(
+            "In- vs out-of-domain needs a model trained on part of the domains of this axis (a cross or "
+            "leave-one-out protocol tested on its own axis), or external test sets (tested on each data set)."
+        )
     else:
         chart = drop_chart(drops, metric)
         st.altair_chart(chart, width="content")
-        missing = "" if drops["low"].notna().all() else (
-            " Some drops have no interval: their test domains were not all tested in every seed (a seed's test "
-            "slides may miss a domain), so the seeds cannot be redrawn together for them.")
-        st.caption("Left: mean score on the domains each model was trained on (in domain) and on the others, on "
-                   f"the metric's whole axis; right: the drop, from zero. Bars: 95 % intervals. {statement}{missing}")
+        missing = (
+            ""
+            if drops["low"].notna().all()
+            else (
+                " Some drops have no interval: their test domains were not all tested in every seed (a "
+                "seed's test slides may miss a domain), so the seeds cannot be redrawn together for them."
+            )
+        )
+        st.caption(
+            "Left: mean score on the domains each model was trained on (in domain) and on the others, on "
+            f"the metric's whole axis; right: the drop, from zero. Bars: 95 % intervals. {statement}{missing}"
+        )
         st.dataframe(drop_numbers(drops), hide_index=True, width="stretch")
-        chart_downloads(chart, drop_numbers(drops), f"{run.run_id}-{test_axis}-drop",
-                        export_title(f"{name} in vs out of domain ({axis_name(test_axis)}, {budget})", run_name,
-                                     run.run_id, name, data.synthetic, [statement]), key="drop")
+        chart_downloads(
+            chart,
+            drop_numbers(drops),
+            f"{run.run_id}-{test_axis}-drop",
+            export_title(
+                f"{name} in vs out of domain ({axis_name(test_axis)}, {budget})",
+                run_name,
+                run.run_id,
+                name,
+                data.synthetic,
+                [statement],
+            ),
+            key="drop",
+        )
 
     if protocol.startswith("lodo:") and train_axis == test_axis:
         st.subheader(f"Leave one {axis_name(train_axis)} out")
@@ -111,10 +147,16 @@ else:
 
 st.subheader("Robustness index")
 if data.robustness.empty:
-    st.caption("No robustness index: it needs a domain axis (scanner, tumour type, …) with at least two values.")
+    st.caption(
+        "No robustness index: it needs a domain axis (scanner, tumour type, …) with at least two values."
+    )
 else:
-    st.dataframe(robustness_table(data.robustness), hide_index=True, width="stretch",
-                 column_config={"RI": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0, format="%.3f")})
+    st.dataframe(
+        robustness_table(data.robustness),
+        hide_index=True,
+        width="stretch",
+        column_config={"RI": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0, format="%.3f")},
+    )
     scale = robustness_scale(data.robustness)
     st.caption(
         "Among each cell's k nearest neighbours in cosine space (cells of the same slide excluded), neighbours that share "

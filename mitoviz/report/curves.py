@@ -30,11 +30,16 @@ ONE_CLASS = "predicts one class for every cell"
 
 
 def seed_summary(values: pd.Series) -> pd.Series:
-    """Mean, sd and n across seeds (NaN-aware); intervals come from the hierarchical bootstrap (report.trust)."""
+    """Mean, sd and n across seeds (NaN-aware); intervals: the seed+slide bootstrap (report.trust)."""
     v = values.to_numpy(dtype=float)
     v = v[~np.isnan(v)]
-    return pd.Series({"mean": v.mean() if v.size else np.nan, "sd": v.std(ddof=1) if v.size > 1 else np.nan,
-                      "n_seeds": v.size})
+    return pd.Series(
+        {
+            "mean": v.mean() if v.size else np.nan,
+            "sd": v.std(ddof=1) if v.size > 1 else np.nan,
+            "n_seeds": v.size,
+        }
+    )
 
 
 def train_domains(table: pd.DataFrame, protocol: str) -> list[str]:
@@ -79,7 +84,7 @@ def curves(
 
 
 def with_intervals(curve: pd.DataFrame, points: pd.DataFrame) -> pd.DataFrame:
-    """The curve with each point's bootstrap interval (``low``, ``high``) from :func:`report.trust.facet_trust`
+    """The curve with each point's bootstrap interval (``low``, ``high``) of :func:`report.trust.facet_trust`
     rows of its metric (NaN where none was computed, e.g. for ECE)."""
     keys = ["label", "budget", "test_domain"]
     found = points[[*keys, "low", "high"]].drop_duplicates(keys) if len(points) else None
@@ -90,8 +95,20 @@ def with_intervals(curve: pd.DataFrame, points: pd.DataFrame) -> pd.DataFrame:
 
 def curve_numbers(curve: pd.DataFrame) -> pd.DataFrame:
     """The numbers behind the chart, with readable column names."""
-    columns = ["label", "budget", "n_train", "test_domain", "mean", "low", "high", "sd", "n_seeds", "n_test",
-               "degenerate", "training"]
+    columns = [
+        "label",
+        "budget",
+        "n_train",
+        "test_domain",
+        "mean",
+        "low",
+        "high",
+        "sd",
+        "n_seeds",
+        "n_test",
+        "degenerate",
+        "training",
+    ]
     return curve.reindex(columns=columns).rename(columns=COLUMN_NAMES)
 
 
@@ -120,12 +137,24 @@ def efficiency(curve: pd.DataFrame, fraction: float = 0.95) -> pd.DataFrame:
             mean = points.groupby(points["n_train"].round())["mean"].mean()
             lines[label] = (mean.index.to_numpy(), mean.to_numpy())
         for label, found in stats.label_efficiency(lines, fraction).items():
-            rows.append({"test_domain": domain, "label": label, **found._asdict(),
-                         "full_labels": float(lines[label][0].max()),
-                         "own_labels_text": stats.reach_text(found.own_labels, found.own_status),
-                         "best_labels_text": stats.reach_text(found.best_labels, found.best_status)})
-    columns = ["test_domain", "label", *stats.Efficiency._fields, "full_labels", "own_labels_text",
-               "best_labels_text"]
+            rows.append(
+                {
+                    "test_domain": domain,
+                    "label": label,
+                    **found._asdict(),
+                    "full_labels": float(lines[label][0].max()),
+                    "own_labels_text": stats.reach_text(found.own_labels, found.own_status),
+                    "best_labels_text": stats.reach_text(found.best_labels, found.best_status),
+                }
+            )
+    columns = [
+        "test_domain",
+        "label",
+        *stats.Efficiency._fields,
+        "full_labels",
+        "own_labels_text",
+        "best_labels_text",
+    ]
     return pd.DataFrame(rows, columns=columns)
 
 

@@ -39,7 +39,9 @@ def _protocol_rows(table: pd.DataFrame, protocol: str, axis: str, budget: str) -
 def _rows(table: pd.DataFrame, protocol: str, test_axis: str, budget: str) -> pd.DataFrame:
     if table.empty:
         return table
-    return table[(table["protocol"] == protocol) & (table["test_axis"] == test_axis) & (table["budget"] == budget)]
+    return table[
+        (table["protocol"] == protocol) & (table["test_axis"] == test_axis) & (table["budget"] == budget)
+    ]
 
 
 def own_datasets(cells: pd.DataFrame) -> list[str]:
@@ -51,8 +53,9 @@ def own_datasets(cells: pd.DataFrame) -> list[str]:
     return sorted(set(cells.loc[~cells[EXTERNAL].fillna(False).astype(bool), DATASET].astype(str)))
 
 
-def in_domain(protocol: str, test_axis: str, train_domain: pd.Series, test_domain: pd.Series,
-              own: Collection[str] = ()) -> pd.Series:
+def in_domain(
+    protocol: str, test_axis: str, train_domain: pd.Series, test_domain: pd.Series, own: Collection[str] = ()
+) -> pd.Series:
     """Whether each (train domain, test domain) pair is in-domain; missing (NA) where that is undefined.
 
     ``cross:<a>`` tested on ``a``: the same domain. ``lodo:<a>`` tested on ``a``: any domain but the one
@@ -78,14 +81,23 @@ def has_drop(protocol: str, test_axis: str, test_domains: Collection[str], own: 
     return bool(in_domain(protocol, test_axis, domains, domains, own).notna().any())
 
 
-def domain_matrix(table: pd.DataFrame, metric: str, protocol: str, test_axis: str, budget: str,
-                  labels: list[str], own: Collection[str] = ()) -> pd.DataFrame:
+def domain_matrix(
+    table: pd.DataFrame,
+    metric: str,
+    protocol: str,
+    test_axis: str,
+    budget: str,
+    labels: list[str],
+    own: Collection[str] = (),
+) -> pd.DataFrame:
     """Train domain × test domain means per method at one budget: the fits of ``protocol`` (one row per
     training domain; ``all`` when pooled) scored on each domain of ``test_axis`` (any domain column)."""
     rows = _rows(table, protocol, test_axis, budget)
     rows = rows[rows["label"].isin(labels)] if not rows.empty else rows
     if rows.empty:
-        return pd.DataFrame(columns=["label", "train_domain", "test_domain", "mean", "sd", "n_seeds", "in_domain"])
+        return pd.DataFrame(
+            columns=["label", "train_domain", "test_domain", "mean", "sd", "n_seeds", "in_domain"]
+        )
     keys = ["label", "train_domain", "test_domain"]
     out = rows.groupby(keys)[metric].apply(seed_summary).unstack().reset_index()
     out["in_domain"] = in_domain(protocol, test_axis, out["train_domain"], out["test_domain"], own)
@@ -95,8 +107,9 @@ def domain_matrix(table: pd.DataFrame, metric: str, protocol: str, test_axis: st
 DROP_COLUMNS = ["label", "in_domain", "out_of_domain", "drop", "drop_sd", "n_seeds"]
 
 
-def domain_drop(table: pd.DataFrame, metric: str, protocol: str, test_axis: str, budget: str,
-                own: Collection[str] = ()) -> pd.DataFrame:
+def domain_drop(
+    table: pd.DataFrame, metric: str, protocol: str, test_axis: str, budget: str, own: Collection[str] = ()
+) -> pd.DataFrame:
     """Per method: mean in-domain vs out-of-domain score (:func:`in_domain`) and the drop.
 
     Means are taken per seed first, so the sd describes seed-to-seed variation of the drop.
@@ -170,17 +183,26 @@ DROP_NAMES = {
     "drop_sd": "drop SD over seeds",
     "n_seeds": "seeds",
 }
-MATRIX_NAMES = {"label": "method", "train_domain": "trained on", "test_domain": "tested on",
-                **{k: COLUMN_NAMES[k] for k in ("mean", "low", "high", "sd", "n_seeds")}, "in_domain": "in domain"}
+MATRIX_NAMES = {
+    "label": "method",
+    "train_domain": "trained on",
+    "test_domain": "tested on",
+    **{k: COLUMN_NAMES[k] for k in ("mean", "low", "high", "sd", "n_seeds")},
+    "in_domain": "in domain",
+}
 
 
-def with_domain_intervals(matrix: pd.DataFrame, drops: pd.DataFrame, cells: pd.DataFrame,
-                          bootstrapped: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+def with_domain_intervals(
+    matrix: pd.DataFrame, drops: pd.DataFrame, cells: pd.DataFrame, bootstrapped: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The matrix and drop tables with the intervals of :func:`report.domain_trust.domain_trust` (NaN where
     none was computed)."""
     keys = ["label", "train_domain", "test_domain"]
-    matrix = matrix.merge(cells[[*keys, "low", "high"]], on=keys, how="left") if len(cells) else matrix.assign(
-        low=np.nan, high=np.nan)
+    matrix = (
+        matrix.merge(cells[[*keys, "low", "high"]], on=keys, how="left")
+        if len(cells)
+        else matrix.assign(low=np.nan, high=np.nan)
+    )
     extra = ["in_low", "in_high", "out_low", "out_high", "low", "high"]
     if len(bootstrapped):
         drops = drops.merge(bootstrapped[["label", *extra]], on="label", how="left")

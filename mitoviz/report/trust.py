@@ -30,14 +30,38 @@ from mitoviz.report.names import DATASET
 from mitoviz.results import Run
 
 ALL = "all"
-EXTERNAL = "test_only"  # cells column (experiment.plan.EXTERNAL): True for external test-set cells, never trained on
+EXTERNAL = (
+    "test_only"  # cells column (experiment.plan.EXTERNAL): True for external test-set cells, never trained on
+)
 POINT_KEYS = ["protocol", "train_domain", "test_axis", "test_domain", "budget", "metric"]
-POINT_COLUMNS = [*POINT_KEYS, "label", "method", "estimate", "low", "high", "seed_sd", "n_seeds", "n_resamples",
-                 "n_cells", "n_slides"]
+POINT_COLUMNS = [
+    *POINT_KEYS,
+    "label",
+    "method",
+    "estimate",
+    "low",
+    "high",
+    "seed_sd",
+    "n_seeds",
+    "n_resamples",
+    "n_cells",
+    "n_slides",
+]
 #: ``seeds``: each method's value per seed on the rows it shares with the methods it is compared with.
 SEED_COLUMNS = [*POINT_KEYS, "label", "seed", "value"]
-PAIR_COLUMNS = [*POINT_KEYS, "a", "b", "difference", "low", "high", "p_value", "p_holm", "real", "excludes_zero",
-                "comparisons"]
+PAIR_COLUMNS = [
+    *POINT_KEYS,
+    "a",
+    "b",
+    "difference",
+    "low",
+    "high",
+    "p_value",
+    "p_holm",
+    "real",
+    "excludes_zero",
+    "comparisons",
+]
 TABLES = {"points": "trust_points", "seeds": "trust_seeds", "pairs": "trust_pairs"}
 RANDOM_STATE = 0
 ALPHA = 0.05
@@ -54,8 +78,11 @@ class Trust:
 
     @classmethod
     def empty(cls) -> Trust:
-        return cls(pd.DataFrame(columns=POINT_COLUMNS), pd.DataFrame(columns=SEED_COLUMNS),
-                   pd.DataFrame(columns=PAIR_COLUMNS))
+        return cls(
+            pd.DataFrame(columns=POINT_COLUMNS),
+            pd.DataFrame(columns=SEED_COLUMNS),
+            pd.DataFrame(columns=PAIR_COLUMNS),
+        )
 
     @classmethod
     def concat(cls, parts: Iterable[Trust]) -> Trust:
@@ -64,15 +91,18 @@ class Trust:
         def joined(name: str) -> pd.DataFrame:
             frames = [getattr(p, name) for p in parts if len(getattr(p, name))]
             return pd.concat(frames, ignore_index=True) if frames else getattr(empty, name)
+
         return cls(*(joined(name) for name in TABLES))
 
     def where(self, **equal: object) -> Trust:
         """The rows whose key columns equal the given values (``metric="auroc", budget="8/class"``)."""
+
         def keep(frame: pd.DataFrame) -> pd.DataFrame:
             mask = np.ones(len(frame), dtype=bool)
             for column, value in equal.items():
                 mask &= (frame[column] == value).to_numpy()
             return frame[mask].reset_index(drop=True)
+
         return Trust(keep(self.points), keep(self.seeds), keep(self.pairs))
 
 
@@ -107,8 +137,10 @@ class CellInfo:
         if test_axis == ALL:
             return ~self.external
         if test_axis not in self.columns:
-            raise SpecError(f"The cells have no column {test_axis!r} to split test results by.",
-                            f"Use one of: {', '.join(self.columns.columns)}.")
+            raise SpecError(
+                f"The cells have no column {test_axis!r} to split test results by.",
+                f"Use one of: {', '.join(self.columns.columns)}.",
+            )
         match = (self.columns[test_axis].astype(str) == str(test_domain)).to_numpy()
         return match if test_axis == DATASET else match & ~self.external
 
@@ -141,7 +173,9 @@ def by_fit(predictions: pd.DataFrame, fit_ids: Sequence[str]) -> dict[str, tuple
         order = np.lexsort((cell, position))
         position, cell, prob = position[order], cell[order], prob[order]
     bounds = np.searchsorted(position, np.arange(len(ids) + 1))
-    return {fid: (cell[bounds[i]:bounds[i + 1]], prob[bounds[i]:bounds[i + 1]]) for i, fid in enumerate(ids)}
+    return {
+        fid: (cell[bounds[i] : bounds[i + 1]], prob[bounds[i] : bounds[i + 1]]) for i, fid in enumerate(ids)
+    }
 
 
 def method_rows(fits: pd.DataFrame, preds: dict, mask: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -156,9 +190,10 @@ def method_rows(fits: pd.DataFrame, preds: dict, mask: np.ndarray) -> tuple[np.n
     return tuple(np.concatenate(p) for p in zip(*parts, strict=True))
 
 
-def shared_rows(rows: dict[str, tuple[np.ndarray, ...]]
-                ) -> list[tuple[list[str], np.ndarray, np.ndarray, np.ndarray]]:
-    """Methods that share their seeds, with the (seed, cell) rows all of them predicted and their probabilities
+def shared_rows(
+    rows: dict[str, tuple[np.ndarray, ...]],
+) -> list[tuple[list[str], np.ndarray, np.ndarray, np.ndarray]]:
+    """Methods that share their seeds, with the (seed, cell) rows all of them predicted and their probs
     ``[n_methods, n_rows]``: (labels, seed, cell, probs)."""
     by_seeds: dict[tuple, list[str]] = {}
     for label, (seed, _, _) in rows.items():
@@ -176,24 +211,46 @@ def shared_rows(rows: dict[str, tuple[np.ndarray, ...]]
                 common = np.intersect1d(common, keys[label], assume_unique=True)
         if not common.size:
             continue
-        probs = np.stack([rows[label][2] if keys[label].size == common.size else
-                          rows[label][2][np.searchsorted(keys[label], common)] for label in labels])
+        probs = np.stack(
+            [
+                rows[label][2]
+                if keys[label].size == common.size
+                else rows[label][2][np.searchsorted(keys[label], common)]
+                for label in labels
+            ]
+        )
         out.append((labels, np.asarray(seeds)[common >> 32], common & ((1 << 32) - 1), probs))
     return out
 
 
-def _point_tables(boot: stats.Bootstrap, key: dict[str, object], methods: dict[str, str], n_cells: float,
-                  n_slides: float, alpha: float) -> tuple[list[dict], list[dict], list[dict]]:
+def _point_tables(
+    boot: stats.Bootstrap,
+    key: dict[str, object],
+    methods: dict[str, str],
+    n_cells: float,
+    n_slides: float,
+    alpha: float,
+) -> tuple[list[dict], list[dict], list[dict]]:
     points, seeds, pairs = [], [], []
     for metric in boot.metrics:
         at = {**key, "metric": metric}
         for m, label in enumerate(boot.methods):
             interval = boot.interval(metric, label)
-            points.append({**at, "label": label, "method": methods[label], **interval._asdict(),
-                           "n_cells": n_cells, "n_slides": n_slides})
+            points.append(
+                {
+                    **at,
+                    "label": label,
+                    "method": methods[label],
+                    **interval._asdict(),
+                    "n_cells": n_cells,
+                    "n_slides": n_slides,
+                }
+            )
             k = boot.metrics.index(metric)
-            seeds += [{**at, "label": label, "seed": s, "value": v}
-                      for s, v in zip(boot.seeds.tolist(), boot.per_seed[:, m, k].tolist(), strict=True)]
+            seeds += [
+                {**at, "label": label, "seed": s, "value": v}
+                for s, v in zip(boot.seeds.tolist(), boot.per_seed[:, m, k].tolist(), strict=True)
+            ]
         if len(boot.methods) < 2:
             continue
         matrix = boot.matrix(metric, alpha)
@@ -202,19 +259,40 @@ def _point_tables(boot: stats.Bootstrap, key: dict[str, object], methods: dict[s
             for j in range(n):
                 if i != j:
                     low, high = float(matrix.low[i, j]), float(matrix.high[i, j])
-                    pairs.append({**at, "a": boot.methods[i], "b": boot.methods[j],
-                                  "difference": float(matrix.difference[i, j]), "low": low, "high": high,
-                                  "p_value": float(matrix.p_value[i, j]), "p_holm": float(matrix.p_holm[i, j]),
-                                  "real": bool(matrix.real[i, j]), "excludes_zero": bool(low > 0 or high < 0),
-                                  "comparisons": n * (n - 1) // 2})
+                    pairs.append(
+                        {
+                            **at,
+                            "a": boot.methods[i],
+                            "b": boot.methods[j],
+                            "difference": float(matrix.difference[i, j]),
+                            "low": low,
+                            "high": high,
+                            "p_value": float(matrix.p_value[i, j]),
+                            "p_holm": float(matrix.p_holm[i, j]),
+                            "real": bool(matrix.real[i, j]),
+                            "excludes_zero": bool(low > 0 or high < 0),
+                            "comparisons": n * (n - 1) // 2,
+                        }
+                    )
     return points, seeds, pairs
 
 
 def facet_trust(
-    fits: pd.DataFrame, predictions: pd.DataFrame, info: CellInfo, metrics: Sequence[str], protocol: str,
-    train_domain: str, test_axis: str = ALL, *, budgets: Sequence[str] | None = None,
-    test_domains: Sequence[str] | None = None, labels: Sequence[str] | None = None, confidence: float = 0.95,
-    alpha: float = ALPHA, n_resamples: int | None = None, random_state: int | None = RANDOM_STATE,
+    fits: pd.DataFrame,
+    predictions: pd.DataFrame,
+    info: CellInfo,
+    metrics: Sequence[str],
+    protocol: str,
+    train_domain: str,
+    test_axis: str = ALL,
+    *,
+    budgets: Sequence[str] | None = None,
+    test_domains: Sequence[str] | None = None,
+    labels: Sequence[str] | None = None,
+    confidence: float = 0.95,
+    alpha: float = ALPHA,
+    n_resamples: int | None = None,
+    random_state: int | None = RANDOM_STATE,
 ) -> Trust:
     """Bootstrap every point of one facet for ``metrics`` (those :mod:`~mitoviz.evaluate.stats` can).
 
@@ -245,26 +323,48 @@ def facet_trust(
             if budgets is not None and budget not in budgets:
                 continue
             rows = {label: method_rows(group, preds, mask) for label, group in at_budget.groupby("label")}
-            key = {"protocol": protocol, "train_domain": train_domain, "test_axis": test_axis,
-                   "test_domain": test_domain, "budget": budget}
+            key = {
+                "protocol": protocol,
+                "train_domain": train_domain,
+                "test_axis": test_axis,
+                "test_domain": test_domain,
+                "budget": budget,
+            }
             for names, seed, cell, probs in shared_rows(rows):
-                boot = stats.bootstrap_metrics(info.y[cell], probs, info.slide[cell], seed, names, tuple(metrics),
-                                               **options)
+                boot = stats.bootstrap_metrics(
+                    info.y[cell], probs, info.slide[cell], seed, names, tuple(metrics), **options
+                )
                 n_slides = np.mean([np.unique(info.slide[cell][seed == s]).size for s in np.unique(seed)])
-                found = _point_tables(boot, key, methods, cell.size / np.unique(seed).size, float(n_slides), alpha)
-                for name in names:  # a method that predicted more cells than all share: its interval from all of them
+                found = _point_tables(
+                    boot, key, methods, cell.size / np.unique(seed).size, float(n_slides), alpha
+                )
+                for name in (
+                    names
+                ):  # a method that predicted more cells than all share: its interval from all of them
                     own_seed, own_cell, own_prob = rows[name]
                     if own_cell.size != cell.size:
-                        alone = stats.bootstrap_metrics(info.y[own_cell], own_prob, info.slide[own_cell], own_seed,
-                                                        [name], tuple(metrics), **options)
+                        alone = stats.bootstrap_metrics(
+                            info.y[own_cell],
+                            own_prob,
+                            info.slide[own_cell],
+                            own_seed,
+                            [name],
+                            tuple(metrics),
+                            **options,
+                        )
                         for point in found[0]:
                             if point["label"] == name:
-                                point.update(alone.interval(point["metric"], name)._asdict(),
-                                             n_cells=own_cell.size / np.unique(own_seed).size)
+                                point.update(
+                                    alone.interval(point["metric"], name)._asdict(),
+                                    n_cells=own_cell.size / np.unique(own_seed).size,
+                                )
                 for table, new in zip(tables, found, strict=True):
                     table.extend(new)
-    return Trust(pd.DataFrame(tables[0], columns=POINT_COLUMNS), pd.DataFrame(tables[1], columns=SEED_COLUMNS),
-                 pd.DataFrame(tables[2], columns=PAIR_COLUMNS))
+    return Trust(
+        pd.DataFrame(tables[0], columns=POINT_COLUMNS),
+        pd.DataFrame(tables[1], columns=SEED_COLUMNS),
+        pd.DataFrame(tables[2], columns=PAIR_COLUMNS),
+    )
 
 
 def fits_key(fits: pd.DataFrame) -> str:
@@ -272,9 +372,10 @@ def fits_key(fits: pd.DataFrame) -> str:
     return hashlib.sha1("\n".join(sorted(fits["fit_id"].astype(str))).encode()).hexdigest()[:16]
 
 
-def facets(metrics: pd.DataFrame, fits: pd.DataFrame, test_axes: Iterable[str] | None = None
-           ) -> list[tuple[str, str, str]]:
-    """Every (protocol, train domain, test axis) the run's metrics rows hold (``test_axes`` restricts them)."""
+def facets(
+    metrics: pd.DataFrame, fits: pd.DataFrame, test_axes: Iterable[str] | None = None
+) -> list[tuple[str, str, str]]:
+    """Every (protocol, train domain, test axis) in the run's metrics rows (``test_axes`` restricts them)."""
     rows = metrics.merge(fits[["fit_id", "protocol", "train_domain"]], on="fit_id")
     found = rows[["protocol", "train_domain", "test_axis"]].drop_duplicates()
     if test_axes is not None:
@@ -282,8 +383,12 @@ def facets(metrics: pd.DataFrame, fits: pd.DataFrame, test_axes: Iterable[str] |
     return sorted(map(tuple, found.astype(str).to_numpy().tolist()), key=lambda f: (f[0] != "pooled", f))
 
 
-def precompute(run: Run, metrics: Sequence[str] = stats.INTERVAL_METRICS,
-               test_axes: Iterable[str] | None = (ALL,), confidence: float = 0.95) -> Trust:
+def precompute(
+    run: Run,
+    metrics: Sequence[str] = stats.INTERVAL_METRICS,
+    test_axes: Iterable[str] | None = (ALL,),
+    confidence: float = 0.95,
+) -> Trust:
     """Bootstrap the facets of ``run`` whose test axis is in ``test_axes`` (default: the experiment's own test
     cells, what the curves page opens on; None: every axis) and store the tables in the run, with the domain
     page's opening view of every protocol (:func:`mitoviz.report.domain_trust.precompute_domains`).
@@ -301,8 +406,11 @@ def precompute(run: Run, metrics: Sequence[str] = stats.INTERVAL_METRICS,
     for protocol, train_domain in dict.fromkeys((p, t) for p, t, _ in wanted):
         ids = fits.loc[(fits["protocol"] == protocol) & (fits["train_domain"] == train_domain), "fit_id"]
         predictions = run.predictions(fit_ids=ids.tolist())
-        found += [facet_trust(fits, predictions, info, metrics, protocol, train_domain, axis, confidence=confidence)
-                  for p, t, axis in wanted if (p, t) == (protocol, train_domain)]
+        found += [
+            facet_trust(fits, predictions, info, metrics, protocol, train_domain, axis, confidence=confidence)
+            for p, t, axis in wanted
+            if (p, t) == (protocol, train_domain)
+        ]
     trust = Trust.concat(found)
     key = fits_key(fits)
     for name, table in TABLES.items():

@@ -16,9 +16,16 @@ import streamlit as st
 SYNTHETIC_MARK = "SYNTHETIC DEMO DATA: simulated cells and no-weight encoders, not real encoder performance"
 
 
-def export_title(title: str, run_name: str, run_id: str, metric: str = "", synthetic: bool = False,
-                 notes: Sequence[str] = ()) -> alt.TitleParams:
-    """The title block of an exported chart: title; run name and id; metric; notes (wrapped); synthetic mark."""
+def export_title(
+    title: str,
+    run_name: str,
+    run_id: str,
+    metric: str = "",
+    synthetic: bool = False,
+    notes: Sequence[str] = (),
+) -> alt.TitleParams:
+    """The title block of an exported chart: title; run name and id; metric; notes (wrapped); the synthetic
+    mark."""
     lines = [f"run: {run_name} ({run_id})" if run_name and run_name != run_id else f"run: {run_id}"]
     if metric:
         lines.append(f"metric: {metric}")
@@ -26,8 +33,15 @@ def export_title(title: str, run_name: str, run_id: str, metric: str = "", synth
         lines += textwrap.wrap(note, 110)
     if synthetic:
         lines.append(SYNTHETIC_MARK)
-    return alt.TitleParams(text=title, subtitle=lines, anchor="start", fontSize=16, subtitleFontSize=11,
-                           subtitleColor="#333", offset=12)
+    return alt.TitleParams(
+        text=title,
+        subtitle=lines,
+        anchor="start",
+        fontSize=16,
+        subtitleFontSize=11,
+        subtitleColor="#333",
+        offset=12,
+    )
 
 
 def titled(chart: alt.TopLevelMixin, title: alt.TitleParams | None) -> alt.TopLevelMixin:
@@ -50,17 +64,43 @@ def chart_svg(chart: alt.TopLevelMixin, title: alt.TitleParams | None = None) ->
 
 
 def csv_download(table: pd.DataFrame, stem: str, label: str = "Data (CSV)", key: str | None = None) -> None:
-    st.download_button(label, table.to_csv(index=False).encode(), f"{stem}.csv", "text/csv",
-                       icon=":material/download:", on_click="ignore", key=key)
+    st.download_button(
+        label,
+        table.to_csv(index=False).encode(),
+        f"{stem}.csv",
+        "text/csv",
+        icon=":material/download:",
+        on_click="ignore",
+        key=key,
+    )
 
 
-def chart_downloads(chart: alt.TopLevelMixin, table: pd.DataFrame, stem: str,
-                    title: alt.TitleParams | None = None, key: str | None = None) -> None:
+def chart_downloads(
+    chart: alt.TopLevelMixin,
+    table: pd.DataFrame,
+    stem: str,
+    title: alt.TitleParams | None = None,
+    key: str | None = None,
+) -> None:
     """CSV of the data, PNG and SVG of the chart (with ``title``); images are rendered only when clicked."""
     a, b, c, _ = st.columns([1, 1, 1, 2])
     with a:
         csv_download(table, stem, key=f"{key}-csv" if key else None)
-    b.download_button("Chart (PNG)", lambda: chart_png(chart, title), f"{stem}.png", "image/png",
-                      icon=":material/image:", on_click="ignore", key=f"{key}-png" if key else None)
-    c.download_button("Chart (SVG)", lambda: chart_svg(chart, title).encode(), f"{stem}.svg", "image/svg+xml",
-                      icon=":material/draw:", on_click="ignore", key=f"{key}-svg" if key else None)
+    b.download_button(
+        "Chart (PNG)",
+        lambda: chart_png(chart, title),
+        f"{stem}.png",
+        "image/png",
+        icon=":material/image:",
+        on_click="ignore",
+        key=f"{key}-png" if key else None,
+    )
+    c.download_button(
+        "Chart (SVG)",
+        lambda: chart_svg(chart, title).encode(),
+        f"{stem}.svg",
+        "image/svg+xml",
+        icon=":material/draw:",
+        on_click="ignore",
+        key=f"{key}-svg" if key else None,
+    )

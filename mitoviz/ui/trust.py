@@ -49,16 +49,25 @@ def _predictions(run: Run, fits: pd.DataFrame) -> pd.DataFrame:
 
 
 @st.cache_data(show_spinner=False, max_entries=48)
-def _facet(run_id: str, stamp: float, metric: str, protocol: str, train_domain: str, test_axis: str,
-           _run: Run, _data: RunData) -> Trust:
+def _facet(
+    run_id: str,
+    stamp: float,
+    metric: str,
+    protocol: str,
+    train_domain: str,
+    test_axis: str,
+    _run: Run,
+    _data: RunData,
+) -> Trust:
     fits = labelled(_data.fits)
     facet = fits[(fits["protocol"] == protocol) & (fits["train_domain"] == train_domain)]
     info = _cell_info(run_id, stamp, _data)
     return facet_trust(fits, _predictions(_run, facet), info, [metric], protocol, train_domain, test_axis)
 
 
-def facet(settings: Settings, run: Run, data: RunData, metric: str, protocol: str, train_domain: str,
-          test_axis: str) -> Trust:
+def facet(
+    settings: Settings, run: Run, data: RunData, metric: str, protocol: str, train_domain: str, test_axis: str
+) -> Trust:
     """The bootstrap tables of one facet for ``metric``: stored ones when fresh, else computed (cached)."""
     stamp = run.stamp()
     saved = guarded(settings, run, lambda: _stored(run.run_id, stamp, _stored_stamp(run), run, data.fits))
@@ -66,40 +75,88 @@ def facet(settings: Settings, run: Run, data: RunData, metric: str, protocol: st
         found = saved.where(metric=metric, protocol=protocol, train_domain=train_domain, test_axis=test_axis)
         if len(found.points):
             return found
-    return guarded(settings, run, lambda: _facet(run.run_id, stamp, metric, protocol, train_domain, test_axis,
-                                                 run, data))
+    return guarded(
+        settings, run, lambda: _facet(run.run_id, stamp, metric, protocol, train_domain, test_axis, run, data)
+    )
 
 
 @st.cache_data(show_spinner=False, max_entries=24)
-def _domain(run_id: str, stamp: float, metric: str, protocol: str, test_axis: str, budget: str,
-            labels: tuple[str, ...], _run: Run, _data: RunData) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _domain(
+    run_id: str,
+    stamp: float,
+    metric: str,
+    protocol: str,
+    test_axis: str,
+    budget: str,
+    labels: tuple[str, ...],
+    _run: Run,
+    _data: RunData,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     fits = labelled(_data.fits)
     at = fits[(fits["protocol"] == protocol) & (fits["budget"] == budget) & fits["label"].isin(labels)]
     info = _cell_info(run_id, stamp, _data)
-    return domain_trust(fits, _predictions(_run, at), info, metric, protocol, test_axis, budget, labels,
-                        own_datasets(_data.cells))
+    return domain_trust(
+        fits,
+        _predictions(_run, at),
+        info,
+        metric,
+        protocol,
+        test_axis,
+        budget,
+        labels,
+        own_datasets(_data.cells),
+    )
 
 
 @st.cache_data(show_spinner=False, max_entries=6)
-def _stored_domains(run_id: str, stamp: float, stored_stamp: float, _run: Run, _fits: pd.DataFrame
-                    ) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+def _stored_domains(
+    run_id: str, stamp: float, stored_stamp: float, _run: Run, _fits: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame] | None:
     return stored_domains(_run, _fits)
 
 
-def domain(settings: Settings, run: Run, data: RunData, metric: str, protocol: str, test_axis: str, budget: str,
-           labels: Sequence[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def domain(
+    settings: Settings,
+    run: Run,
+    data: RunData,
+    metric: str,
+    protocol: str,
+    test_axis: str,
+    budget: str,
+    labels: Sequence[str],
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Matrix cells and drops with their intervals (:func:`mitoviz.report.domain_trust.domain_trust`): stored
     ones when the run holds them for this view, else computed (cached)."""
     stamp = run.stamp()
-    saved = guarded(settings, run, lambda: _stored_domains(
-        run.run_id, stamp, _stored_stamp(run, DOMAIN_TABLES.values()), run, data.fits))
+    saved = guarded(
+        settings,
+        run,
+        lambda: _stored_domains(
+            run.run_id, stamp, _stored_stamp(run, DOMAIN_TABLES.values()), run, data.fits
+        ),
+    )
     if saved is not None:
-        found = [f[(f["protocol"] == protocol) & (f["test_axis"] == test_axis) & (f["budget"] == budget)
-                   & (f["metric"] == metric) & f["label"].isin(list(labels))] for f in saved]
+        found = [
+            f[
+                (f["protocol"] == protocol)
+                & (f["test_axis"] == test_axis)
+                & (f["budget"] == budget)
+                & (f["metric"] == metric)
+                & f["label"].isin(list(labels))
+            ]
+            for f in saved
+        ]
         if len(found[0]):
-            return found[0][CELL_COLUMNS].reset_index(drop=True), found[1][DROP_COLUMNS].reset_index(drop=True)
-    return guarded(settings, run, lambda: _domain(run.run_id, stamp, metric, protocol, test_axis, budget,
-                                                  tuple(sorted(labels)), run, data))
+            return found[0][CELL_COLUMNS].reset_index(drop=True), found[1][DROP_COLUMNS].reset_index(
+                drop=True
+            )
+    return guarded(
+        settings,
+        run,
+        lambda: _domain(
+            run.run_id, stamp, metric, protocol, test_axis, budget, tuple(sorted(labels)), run, data
+        ),
+    )
 
 
 def split_mode(data: RunData) -> str:

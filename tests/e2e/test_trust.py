@@ -1,5 +1,5 @@
 """In a real browser: the curves page of a finished demo-like run shows intervals and a paired comparison, its
-legend and toolbar stay clear of everything else, and the domain page draws; screenshots for a person to see."""
+legend and toolbar stay clear of everything else, and the domain page draws; screenshots for people to see."""
 
 from __future__ import annotations
 
@@ -39,14 +39,21 @@ def _box(locator) -> dict:
 
 
 def _overlap(a: dict, b: dict) -> bool:
-    return not (a["x"] + a["width"] <= b["x"] or b["x"] + b["width"] <= a["x"]
-                or a["y"] + a["height"] <= b["y"] or b["y"] + b["height"] <= a["y"])
+    return not (
+        a["x"] + a["width"] <= b["x"]
+        or b["x"] + b["width"] <= a["x"]
+        or a["y"] + a["height"] <= b["y"]
+        or b["y"] + b["height"] <= a["y"]
+    )
 
 
 def _inside(inner: dict, outer: dict, slack: float = 1.0) -> bool:
-    return (inner["x"] >= outer["x"] - slack and inner["y"] >= outer["y"] - slack
-            and inner["x"] + inner["width"] <= outer["x"] + outer["width"] + slack
-            and inner["y"] + inner["height"] <= outer["y"] + outer["height"] + slack)
+    return (
+        inner["x"] >= outer["x"] - slack
+        and inner["y"] >= outer["y"] - slack
+        and inner["x"] + inner["width"] <= outer["x"] + outer["width"] + slack
+        and inner["y"] + inner["height"] <= outer["y"] + outer["height"] + slack
+    )
 
 
 def test_curves_page_shows_intervals_and_a_paired_comparison(trust_server, page) -> None:

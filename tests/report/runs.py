@@ -20,8 +20,12 @@ from mitoviz.evaluate.metrics import binary_metrics_many
 from mitoviz.results import Run, new_run_id
 
 POSITIVE = "mitotic figure"
-METHODS = [("uni", "probe", "uni", "logreg", 1.6), ("virchow2", "probe", "virchow2", "logreg", 1.2),
-           ("uni+lora", "lora", "uni", "head", 1.8), ("e2e-resnet18", "e2e", "", "end-to-end", 1.0)]
+METHODS = [
+    ("uni", "probe", "uni", "logreg", 1.6),
+    ("virchow2", "probe", "virchow2", "logreg", 1.2),
+    ("uni+lora", "lora", "uni", "head", 1.8),
+    ("e2e-resnet18", "e2e", "", "end-to-end", 1.0),
+]
 BUDGETS = [("2/class", 2), ("8/class", 8), ("32/class", 32)]
 SEEDS = [0, 1, 2]
 SCANNERS = ["Scanner A", "Scanner B"]
@@ -32,11 +36,26 @@ def make_cells(rng: np.random.Generator) -> pd.DataFrame:
     """Ten slides of 24 cells (five per scanner) in data set ``own``, and two slides of 20 in ``external``."""
     rows = []
     for s in range(10):
-        rows += [{"dataset": "own", "slide": f"{s:03d}", "scanner": SCANNERS[s % 2],
-                  "tumor_type": TUMOURS[(s // 2) % 2], "test_only": False}] * 24
+        rows += [
+            {
+                "dataset": "own",
+                "slide": f"{s:03d}",
+                "scanner": SCANNERS[s % 2],
+                "tumor_type": TUMOURS[(s // 2) % 2],
+                "test_only": False,
+            }
+        ] * 24
     for s in range(2):
-        rows += [{"dataset": "external", "slide": f"{s:03d}", "scanner": "Scanner C", "tumor_type": "breast",
-                  "test_only": True} for _ in range(20)]
+        rows += [
+            {
+                "dataset": "external",
+                "slide": f"{s:03d}",
+                "scanner": "Scanner C",
+                "tumor_type": "breast",
+                "test_only": True,
+            }
+            for _ in range(20)
+        ]
     cells = pd.DataFrame(rows)
     cells["label"] = np.where(rng.random(len(cells)) < 0.4, POSITIVE, "imposter")
     cells["cell_id"] = [f"c{i}" for i in range(len(cells))]
@@ -49,22 +68,35 @@ def _test_cells(cells: pd.DataFrame, seed: int) -> np.ndarray:
     """Two own slides of each scanner (drawn per seed) and every external cell."""
     rng = np.random.default_rng(100 + seed)
     own = cells[~cells["test_only"]]
-    slides = [s for scanner in SCANNERS
-              for s in rng.choice(sorted(set(own.loc[own["scanner"] == scanner, "slide"])), 2, replace=False)]
+    slides = [
+        s
+        for scanner in SCANNERS
+        for s in rng.choice(sorted(set(own.loc[own["scanner"] == scanner, "slide"])), 2, replace=False)
+    ]
     keep = (~cells["test_only"] & cells["slide"].isin(slides)) | cells["test_only"]
     return np.flatnonzero(keep.to_numpy())
 
 
-def _metrics(fit_ids: list[str], test: np.ndarray, y: np.ndarray, probs: np.ndarray, cells: pd.DataFrame
-             ) -> pd.DataFrame:
+def _metrics(
+    fit_ids: list[str], test: np.ndarray, y: np.ndarray, probs: np.ndarray, cells: pd.DataFrame
+) -> pd.DataFrame:
     external = cells["test_only"].to_numpy()[test]
     groups = [("all", "all", ~external)]
     for axis in ("scanner", "tumor_type", "dataset"):
         values = cells[axis].to_numpy()[test]
         scope = np.ones(len(test), bool) if axis == "dataset" else ~external
         groups += [(axis, v, scope & (values == v)) for v in sorted(set(values[scope]))]
-    parts = [pd.DataFrame({"fit_id": fit_ids, "test_axis": axis, "test_domain": domain,
-                           **binary_metrics_many(y[test][mask], probs[:, mask])}) for axis, domain, mask in groups]
+    parts = [
+        pd.DataFrame(
+            {
+                "fit_id": fit_ids,
+                "test_axis": axis,
+                "test_domain": domain,
+                **binary_metrics_many(y[test][mask], probs[:, mask]),
+            }
+        )
+        for axis, domain, mask in groups
+    ]
     return pd.concat(parts, ignore_index=True)
 
 
@@ -75,12 +107,23 @@ def write_run(home: Path, name: str = "Trust test run", synthetic: bool = True, 
     y = (cells["label"] == POSITIVE).to_numpy()
     slide_effect = rng.normal(0, 0.6, 12)
     slide_code = pd.factorize(cells["dataset"] + cells["slide"])[0]
-    spec = {"datasets": ["own"], "test_datasets": ["external"], "encoders": ["uni", "virchow2"],
-            "classifiers": ["logreg"], "split": split}
+    spec = {
+        "datasets": ["own"],
+        "test_datasets": ["external"],
+        "encoders": ["uni", "virchow2"],
+        "classifiers": ["logreg"],
+        "split": split,
+    }
     run = Run(home / "results" / new_run_id(name))  # the store's own layout, without a live owner
     run.root.mkdir(parents=True)
-    run.update_manifest(run_id=run.run_id, name=name, spec=spec, spec_hash="trust-test", status="complete",
-                        created="2026-01-01 00:00:00")
+    run.update_manifest(
+        run_id=run.run_id,
+        name=name,
+        spec=spec,
+        spec_hash="trust-test",
+        status="complete",
+        created="2026-01-01 00:00:00",
+    )
     run.write_cells(cells)
     for method, kind, encoder, classifier, skill in METHODS:
         fits, metrics, predictions = [], [], []
@@ -88,26 +131,53 @@ def write_run(home: Path, name: str = "Trust test run", synthetic: bool = True, 
             test, ids, probs = _test_cells(cells, seed), [], []
             for protocol, train_domain in [("pooled", "all"), *[("cross:scanner", s) for s in SCANNERS]]:
                 for budget, value in BUDGETS:
-                    fit_id = hashlib.sha1(f"{method}|{protocol}|{train_domain}|{budget}|{seed}".encode()).hexdigest()
+                    fit_id = hashlib.sha1(
+                        f"{method}|{protocol}|{train_domain}|{budget}|{seed}".encode()
+                    ).hexdigest()
                     strength = skill * (0.3 + 0.25 * np.log2(value)) + 0.3 * seed
                     out = (cells["scanner"].to_numpy()[test] != train_domain) & (train_domain != "all")
-                    logit = (strength * (2 * y[test] - 1) + slide_effect[slide_code[test]] - 0.8 * out
-                             + rng.normal(0, 1.0, len(test)))
+                    logit = (
+                        strength * (2 * y[test] - 1)
+                        + slide_effect[slide_code[test]]
+                        - 0.8 * out
+                        + rng.normal(0, 1.0, len(test))
+                    )
                     prob = (1 / (1 + np.exp(-logit))).astype(np.float32)
                     if kind == "e2e" and value == 2 and seed == 0:
                         prob = np.full(len(test), 0.3, dtype=np.float32)  # one class for every cell
                     ids.append(fit_id[:12])
                     probs.append(prob)
-                    fits.append({"fit_id": fit_id[:12], "method": method, "kind": kind, "encoder": encoder,
-                                 "classifier": classifier, "protocol": protocol,
-                                 "axis": "" if protocol == "pooled" else "scanner", "train_domain": train_domain,
-                                 "budget": budget, "budget_kind": "per_class", "budget_value": float(value),
-                                 "seed": seed, "n_train": 2 * value, "n_train_positive": value,
-                                 "budget_capped": False, "n_test": len(test)})
-                    predictions.append(pd.DataFrame({"fit_id": fit_id[:12], "cell": test.astype(np.int32),
-                                                     "prob": prob}))
+                    fits.append(
+                        {
+                            "fit_id": fit_id[:12],
+                            "method": method,
+                            "kind": kind,
+                            "encoder": encoder,
+                            "classifier": classifier,
+                            "protocol": protocol,
+                            "axis": "" if protocol == "pooled" else "scanner",
+                            "train_domain": train_domain,
+                            "budget": budget,
+                            "budget_kind": "per_class",
+                            "budget_value": float(value),
+                            "seed": seed,
+                            "n_train": 2 * value,
+                            "n_train_positive": value,
+                            "budget_capped": False,
+                            "n_test": len(test),
+                        }
+                    )
+                    predictions.append(
+                        pd.DataFrame({"fit_id": fit_id[:12], "cell": test.astype(np.int32), "prob": prob})
+                    )
             metrics.append(_metrics(ids, test, y, np.stack(probs), cells))
-        run.append(f"{method}__{classifier}", pd.DataFrame(fits), pd.concat(metrics, ignore_index=True),
-                   pd.concat(predictions, ignore_index=True))
-    run.update_manifest(status="complete", synthetic=synthetic, positive_label=POSITIVE, n_fits_done=4 * 3 * 3 * 3)
+        run.append(
+            f"{method}__{classifier}",
+            pd.DataFrame(fits),
+            pd.concat(metrics, ignore_index=True),
+            pd.concat(predictions, ignore_index=True),
+        )
+    run.update_manifest(
+        status="complete", synthetic=synthetic, positive_label=POSITIVE, n_fits_done=4 * 3 * 3 * 3
+    )
     return run

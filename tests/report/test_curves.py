@@ -57,14 +57,24 @@ def test_degenerate_note_and_numbers(table: pd.DataFrame) -> None:
     assert degenerate_note(out.assign(degenerate=0.0)) is None
     numbers = curve_numbers(out)
     assert list(numbers.columns)[:4] == ["method", "budget", "labelled cells", "tested on"]
-    assert {"95 % interval low", "95 % interval high", "seeds", "share of one-class fits"} <= set(numbers.columns)
+    assert {"95 % interval low", "95 % interval high", "seeds", "share of one-class fits"} <= set(
+        numbers.columns
+    )
     assert not {"n_seeds", "ci_low", "label"} & set(numbers.columns)
 
 
 def test_intervals_join_the_curve(table: pd.DataFrame) -> None:
     out = curves(table, "auroc", protocol="pooled", train_domain="all")
-    points = pd.DataFrame({"label": ["uni"], "budget": ["2/class"], "test_domain": ["all"], "low": [0.7],
-                           "high": [0.9], "metric": ["auroc"]})
+    points = pd.DataFrame(
+        {
+            "label": ["uni"],
+            "budget": ["2/class"],
+            "test_domain": ["all"],
+            "low": [0.7],
+            "high": [0.9],
+            "metric": ["auroc"],
+        }
+    )
     joined_ = with_intervals(out, points)
     assert len(joined_) == len(out) and joined_["low"].notna().sum() == 1
     assert with_intervals(out, points.iloc[0:0])["high"].isna().all()
@@ -78,15 +88,24 @@ def test_label_efficiency_against_hand_computed_curves(table: pd.DataFrame) -> N
     target = 0.95 * 0.89
     by_hand = np.exp(np.log(4) + (target - 0.83) / (0.89 - 0.83) * (np.log(16) - np.log(4)))
     assert (uni["own_target"], uni["own_labels"], uni["own_status"]) == (
-        pytest.approx(target), pytest.approx(by_hand), "interpolated")
+        pytest.approx(target),
+        pytest.approx(by_hand),
+        "interpolated",
+    )
     assert uni["own_labels_text"] == f"≈ {by_hand:,.0f}"
-    assert uni["best_target"] == pytest.approx(0.95 * 0.94) and uni["best_status"] == "not reached"  # 0.89 < 0.893
+    assert (
+        uni["best_target"] == pytest.approx(0.95 * 0.94) and uni["best_status"] == "not reached"
+    )  # 0.89 < 0.893
     assert uni["area"] == pytest.approx((0.83 + 0.89) / 2)
     lora = out[out["label"] == "uni+lora"].iloc[0]
     lora_hand = np.exp(np.log(4) + (0.95 * 0.94 - 0.88) / 0.06 * np.log(4))
     assert lora["own_labels"] == pytest.approx(lora_hand) and lora["best_labels"] == pytest.approx(lora_hand)
-    assert efficiency(curves(table, "balanced_accuracy", protocol="pooled", train_domain="all"), 0.9).set_index(
-        "label").loc["uni+lora", "own_labels_text"] == "≤ 4"  # 0.88 ≥ 0.9 × 0.94: reached at the smallest budget
+    assert (
+        efficiency(curves(table, "balanced_accuracy", protocol="pooled", train_domain="all"), 0.9)
+        .set_index("label")
+        .loc["uni+lora", "own_labels_text"]
+        == "≤ 4"
+    )  # 0.88 ≥ 0.9 × 0.94: reached at the smallest budget
     cnn = out[out["label"] == "e2e-resnet18 (end-to-end)"].iloc[0]  # 0.73 / 0.79: never 95 % of 0.94
     assert cnn["best_status"] == "not reached" and cnn["best_labels_text"] == "not reached"
     assert np.isnan(cnn["best_labels"])

@@ -24,7 +24,9 @@ def table(fits: pd.DataFrame, metrics: pd.DataFrame) -> pd.DataFrame:
 
 
 def test_matrix_has_every_train_test_pair(table: pd.DataFrame) -> None:
-    out = domain_matrix(table, "balanced_accuracy", "cross:species", "species", "8/class", ["uni", "uni+lora"])
+    out = domain_matrix(
+        table, "balanced_accuracy", "cross:species", "species", "8/class", ["uni", "uni+lora"]
+    )
     assert len(out) == 2 * 2 * 2 and set(out["label"]) == {"uni", "uni+lora"}
     assert out["in_domain"].sum() == 4
     cell = out[

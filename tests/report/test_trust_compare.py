@@ -1,4 +1,4 @@
-"""Paired comparisons per budget (the curves page panel and the ``compare`` command) against evaluate.stats."""
+"""Paired comparisons per budget (the curves page panel, the ``compare`` command) against evaluate.stats."""
 
 from __future__ import annotations
 
@@ -29,7 +29,9 @@ def test_paired_rows_follow_the_budgets_with_stats_verdicts(trust_tables, facet)
     for _, row in out.iterrows():
         boot = direct(trust_tables, "pooled", "all", row["budget"], LABELS, metrics=("balanced_accuracy",))
         d = boot.difference("balanced_accuracy", "uni+lora", "e2e-resnet18 (end-to-end)")
-        assert (row["difference"], row["low"], row["high"], row["p_value"]) == pytest.approx((*d[:3], d.p_value))
+        assert (row["difference"], row["low"], row["high"], row["p_value"]) == pytest.approx(
+            (*d[:3], d.p_value)
+        )
         assert row["real"] == d.excludes_zero
         digits = 3 if min(abs(d.low), abs(d.high)) < 0.005 else 2  # a bound is never printed as a false 0.00
         assert row["verdict"] == d.verdict("uni+lora", "e2e-resnet18 (end-to-end)", row["budget"], digits)
@@ -61,9 +63,24 @@ def test_compare_from_the_run_tables_equals_the_page(trust_tables, facet, trust_
     page = cmp.paired(facet, fits, "balanced_accuracy", "uni", "e2e-resnet18 (end-to-end)")
     pd.testing.assert_frame_equal(out, page)
     assert cmp.compare_run(trust_run, "uni", "e2e-resnet18").equals(out)
-    scanner = cmp.compare(fits, preds, cells, POSITIVE, "uni", "virchow2", metric="auroc", protocol="cross:scanner",
-                          train_domain="Scanner A", test_axis="scanner", test_domain="Scanner B")
-    assert set(scanner["test_domain"]) == {"Scanner B"} and set(scanner["metric"]) == {"auroc"} and len(scanner) == 3
+    scanner = cmp.compare(
+        fits,
+        preds,
+        cells,
+        POSITIVE,
+        "uni",
+        "virchow2",
+        metric="auroc",
+        protocol="cross:scanner",
+        train_domain="Scanner A",
+        test_axis="scanner",
+        test_domain="Scanner B",
+    )
+    assert (
+        set(scanner["test_domain"]) == {"Scanner B"}
+        and set(scanner["metric"]) == {"auroc"}
+        and len(scanner) == 3
+    )
     lines = cmp.compare_lines(out)
     assert lines[0].startswith("uni − e2e-resnet18 (end-to-end): Balanced accuracy (pooled, trained on all")
     interval = re.compile(r"at (\d+/class): −?\d\.\d{2,3} \[−?\d\.\d{2,3}, −?\d\.\d{2,3}\]")
@@ -78,8 +95,9 @@ def test_compare_reads_stored_tables(tmp_path) -> None:
     stored = trust.stored(run, trust.labelled(run.fits()))
     assert set(stored.pairs["test_axis"]) == {"all", "scanner", "tumor_type", "dataset"}
     stored.pairs["difference"] = 9.0  # a marker: only a read of the stored tables gives it
-    out = cmp.compare(run.fits(), run.predictions().iloc[:0], run.cells(), POSITIVE, "uni", "virchow2",
-                      trust=stored)
+    out = cmp.compare(
+        run.fits(), run.predictions().iloc[:0], run.cells(), POSITIVE, "uni", "virchow2", trust=stored
+    )
     assert (out["difference"] == 9.0).all()
 
 
@@ -100,4 +118,5 @@ def test_methods_are_named_as_the_run_names_them(trust_tables) -> None:
     with pytest.raises(SpecError, match="no fits for protocol"):
         cmp.compare(fits, preds, cells, POSITIVE, "uni", "virchow2", protocol="lodo:scanner")
     assert cmp.compare_lines(cmp.paired(trust.Trust.empty(), fits, "auroc", "uni", "virchow2")) == [
-        "No budget where both methods were tested on the same seeds."]
+        "No budget where both methods were tested on the same seeds."
+    ]

@@ -1,4 +1,4 @@
-"""The curves page through AppTest on a finished run: bootstrap intervals, paired verdicts, label efficiency."""
+"""The curves page through AppTest on a finished run: bootstrap intervals, paired verdicts, labels needed."""
 
 from __future__ import annotations
 
@@ -40,7 +40,9 @@ def ok(at: AppTest) -> None:
     assert not at.exception, [e.value for e in at.exception]
 
 
-def test_curves_show_intervals_verdicts_and_labels_needed(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_curves_show_intervals_verdicts_and_labels_needed(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("MITOVIZ_HOME", str(home))
     at = page(home, "views/curves.py")
     ok(at)
@@ -50,8 +52,11 @@ def test_curves_show_intervals_verdicts_and_labels_needed(home: Path, monkeypatc
     assert (curve["low"] <= curve["high"]).all()
     assert any("hierarchical bootstrap intervals" in c.value for c in at.caption)
     verdicts = next(m.value for m in at.markdown if " at 32/class: " in m.value)
-    assert verdicts.count("\n") == 2 and "[" in verdicts and ("real (interval excludes 0)" in verdicts
-                                                                or "could be chance" in verdicts)
+    assert (
+        verdicts.count("\n") == 2
+        and "[" in verdicts
+        and ("real (interval excludes 0)" in verdicts or "could be chance" in verdicts)
+    )
     a, b = (next(s for s in at.selectbox if s.label == f"Method {x}").value for x in "AB")
     assert verdicts.startswith(f"- **{a} − {b} at 2/class")
     needed = next(d.value for d in at.dataframe if "labels to 95 % of its own score" in d.value.columns)
@@ -120,7 +125,8 @@ def test_a_run_from_the_runner_opens_on_its_stored_tables(results_home, monkeypa
     ok(at)
     shown = rows(specs(at)[0], "low").set_index(["label", "budget"])[["low", "high"]].sort_index()
     expected = saved.where(metric="balanced_accuracy", protocol="pooled", test_axis="all").points
-    pd.testing.assert_frame_equal(shown, expected.set_index(["label", "budget"])[["low", "high"]].sort_index(),
-                                  check_dtype=False)
+    pd.testing.assert_frame_equal(
+        shown, expected.set_index(["label", "budget"])[["low", "high"]].sort_index(), check_dtype=False
+    )
     assert shown["low"].between(0, 1).all() and shown["high"].between(0, 1).all()
     assert any(" at 5/class: " in m.value for m in at.markdown)

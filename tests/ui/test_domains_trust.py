@@ -47,8 +47,10 @@ def test_a_non_scanner_axis_and_external_test_sets(home: Path, monkeypatch: pyte
     ok(at)
     (heat,) = specs(at)  # no in- vs out-of-domain for another axis than the training one
     cells = rows(heat, "train_domain")
-    assert set(cells["test_domain"]) == {"breast", "lymphoma"} and set(cells["train_domain"]) == {"Scanner A",
-                                                                                                 "Scanner B"}
+    assert set(cells["test_domain"]) == {"breast", "lymphoma"} and set(cells["train_domain"]) == {
+        "Scanner A",
+        "Scanner B",
+    }
     assert cells["in_domain"].isna().all() and cells["high"].between(0, 1).all()
     assert any("In- vs out-of-domain needs" in c.value for c in at.caption)
     next(s for s in at.selectbox if s.label == "Trained").set_value("pooled").run()
