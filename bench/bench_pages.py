@@ -1,4 +1,5 @@
-"""Time to render each results page, against a large synthetic results store and against the demo store.
+"""Time to render each page: the results pages against a large synthetic results store (and the demo store), and
+the New benchmark page warm, idle and with a job running, against the home page rendered in the same conditions.
 
 The large store is written by this script in the real results format: 100,000 cells × 6 encoders ×
 11 budgets × 5 seeds × 4 training sets (pooled + 3 scanners), i.e. 1,320 fits and 26.4 M per-cell
@@ -6,7 +7,12 @@ predictions, plus a 2-D map per encoder. Each page is rendered with Streamlit's 
 (first visit, the cached loaders fill) and warm (a second visit or a widget change). The baseline of
 the ratio is the home page, rendered in the same run.
 
-    python bench/bench_pages.py [--cells 100000] [--demo-home ~/.mitoviz]
+New benchmark (``--part start``): the demo data set is generated into a fresh home; the page is rendered cold (a
+fresh Python process: imports included), then warm (a new session in a warm process, and a rerun of the same
+session, as after a click), with no job and while the demo job runs in the real worker; the home page beside it
+in each condition is the baseline.
+
+    python bench/bench_pages.py [--part all|results|start] [--cells 100000] [--demo-home ~/.mitoviz]
 """
 
 from __future__ import annotations
@@ -15,6 +21,9 @@ import argparse
 import hashlib
 import logging
 import os
+import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -23,9 +32,10 @@ import numpy as np
 import pandas as pd
 
 from mitoviz.results import ResultsStore
+from mitoviz.ui import pages
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGES = ["views/home.py", "views/curves.py", "views/domains.py", "views/embeddings.py", "views/failures.py"]
+PAGES = [p.path for p in (pages.HOME, *pages.RESULTS)]
 ENCODERS = ["uni", "virchow2", "h-optimus-0", "prov-gigapath", "phikon", "resnet50-imagenet"]
 BUDGETS = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2000]
 SCANNERS = ["Hamamatsu XR", "Hamamatsu S360", "Aperio ScanScope CS2"]
@@ -112,7 +122,7 @@ def map_times(home: Path, run_id: str, points: int = 50_000) -> tuple[float, flo
 
     os.environ["MITOVIZ_HOME"] = str(home)
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=600)
-    at.switch_page("views/embeddings.py")
+    at.switch_page(pages.EMBEDDINGS.path)
     at.query_params["run"] = run_id
     at.run()
     t0 = time.perf_counter()
@@ -125,10 +135,93 @@ def map_times(home: Path, run_id: str, points: int = 50_000) -> tuple[float, flo
 
 
 def report(title: str, times: dict[str, tuple[float, float]]) -> None:
-    base = times["views/home.py"][1]
+    base = times[pages.HOME.path][1]
     print(title)
     for page, (cold, warm) in times.items():
         print(f"  {page:22s} cold {cold:6.2f} s   warm {warm:6.2f} s   warm / home {warm / base:5.1f}x")
+
+
+COLD = """
+import logging, sys, time
+t0 = time.perf_counter()
+from streamlit.testing.v1 import AppTest
+logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").disabled = True
+at = AppTest.from_file(sys.argv[1], default_timeout=600)
+at.switch_page(sys.argv[2])
+at.run()
+print(time.perf_counter() - t0)
+"""
+
+
+def _session(page: str):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=600)
+    at.switch_page(page)
+    return at
+
+
+def _timed(at) -> float:
+    t0 = time.perf_counter()
+    at.run()
+    if at.exception:
+        raise RuntimeError(at.exception[0].value)
+    return time.perf_counter() - t0
+
+
+def warm_times(repeats: int) -> dict[str, tuple[float, float]]:
+    """Per page: median of a new session's first render, and of a rerun of one session (a click)."""
+    out = {}
+    for page in (pages.HOME.path, pages.NEW.path):
+        first = [_timed(_session(page)) for _ in range(repeats)]
+        at = _session(page)
+        _timed(at)
+        out[page] = (statistics.median(first), statistics.median(_timed(at) for _ in range(repeats)))
+    return out
+
+
+def start_report(title: str, times: dict[str, tuple[float, float]]) -> None:
+    home, new = times[pages.HOME.path], times[pages.NEW.path]
+    print(f"  {title:22s} New benchmark {new[0]:5.2f} s (rerun {new[1]:5.2f} s) · home {home[0]:5.2f} s "
+          f"(rerun {home[1]:5.2f} s) · New benchmark / home {new[0] / home[0]:4.1f}x")
+
+
+def start_pages(repeats: int = 5) -> None:
+    from mitoviz.config import load_settings
+    from mitoviz.demo import generate_demo
+    from mitoviz.experiment.spec import PRESETS
+    from mitoviz.jobs import job_store, submit
+
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["MITOVIZ_HOME"] = str(Path(tmp) / "home")
+        os.environ.setdefault("MITOVIZ_DEVICE", "cpu")
+        settings = load_settings()
+        generate_demo(settings.demo_dir)
+        cold = {p: float(subprocess.run([sys.executable, "-c", COLD, str(ROOT / "app.py"), p], capture_output=True,
+                                        text=True, check=True, env=os.environ).stdout.split()[-1])
+                for p in (pages.HOME.path, pages.NEW.path)}
+        print(f"New benchmark page, demo data set on disk ({os.cpu_count()} cores, medians of {repeats}):")
+        print(f"  {'cold (new process)':22s} New benchmark {cold[pages.NEW.path]:5.2f} s · home "
+              f"{cold[pages.HOME.path]:5.2f} s (imports included)")
+        start_report("warm, idle", warm_times(repeats))
+        job, _ = submit(PRESETS["demo"], settings)
+        deadline = time.time() + 300
+        while time.time() < deadline:
+            store = job_store(settings)
+            record = store.get(job["id"])
+            store.close()
+            if any(k.startswith("embed") and v.get("done") for k, v in record["stages"].items()):
+                break
+            time.sleep(0.5)
+        start_report(f"warm, job {record['state']}", warm_times(repeats))
+        store = job_store(settings)
+        state = store.get(job["id"])["state"]
+        store.cancel(job["id"])
+        store.close()
+        print(f"  (the demo job was {state} throughout; load average {os.getloadavg()[0]:.1f})")
+        for lock in [*settings.jobs_dir.glob("worker-*.lock"), *settings.jobs_dir.glob("worker-*.starting")]:
+            if pid := lock.read_text().strip():
+                subprocess.run(["kill", pid], check=False)
 
 
 def main() -> None:
@@ -137,9 +230,14 @@ def main() -> None:
     # AppTest outside a server warns about a missing ScriptRunContext on every run.
     logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").disabled = True
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--part", choices=["all", "results", "start"], default="all")
     parser.add_argument("--cells", type=int, default=100_000)
     parser.add_argument("--demo-home", type=Path, help="a home folder holding a finished demo run")
     args = parser.parse_args()
+    if args.part in ("all", "start"):
+        start_pages()
+    if args.part == "start":
+        return
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         run_id = write_store(Path(tmp), args.cells)

@@ -9,7 +9,7 @@ from mitoviz.ui.widgets import catalogue, demo_spec, run_label, settings, user_e
 
 RECENT = 8
 #: Measured by bench/bench_demo.py (fresh home folder, 2 CPU cores); replaced by this machine's own last demo run.
-DEMO_TIME = "about 3 minutes on 2 CPU cores, the first results after about a minute"
+DEMO_TIME = "about 2 minutes on 2 CPU cores, the first results after about 30 s"
 
 cfg = settings()
 st.title("mitoviz")
@@ -106,26 +106,26 @@ with card:
                else f":material/timer: It takes {DEMO_TIME}.")
     if running:
         st.info(f"The demo is {running['state']} (job {running['id']}).", icon=":material/progress_activity:")
-        c1, c2 = st.columns(2)
-        if c1.button("Watch the demo run", type="primary", icon=":material/pending_actions:"):
+    row = st.container(horizontal=True, vertical_alignment="center")
+    if running:
+        if row.button("Watch the demo run", type="primary", icon=":material/pending_actions:"):
             pages.switch(pages.JOBS, {"job": running["id"]})
         if running.get("run_id"):
-            pages.link(pages.CURVES, "Results so far", container=c2, query_params={"run": running["run_id"]})
+            pages.link(pages.CURVES, "Results so far", container=row, query_params={"run": running["run_id"]})
     elif done:
-        c1, c2 = st.columns(2)
-        if c1.button("Open the demo results", type="primary", icon=":material/show_chart:"):
+        if row.button("Open the demo results", type="primary", icon=":material/show_chart:"):
             pages.switch(pages.CURVES, {"run": done[0]["run_id"]})
         if st.session_state.get("confirm_demo"):
             st.warning(f"**The demo already ran** ({done[0]['created']}). Running it again starts an identical "
                        "job: the same data, encoders and seeds, so the same results (a little faster: the "
                        "embeddings are cached). Run it anyway?", icon=":material/content_copy:")
-            y, n = st.columns(2)
-            if y.button("Yes, run it again", icon=":material/replay:"):
-                st.session_state.pop("confirm_demo", None)
-                start_demo()
-            n.button("No, keep these results", on_click=st.session_state.pop, args=("confirm_demo", None))
+            with st.container(horizontal=True):
+                if st.button("Yes, run it again", icon=":material/replay:"):
+                    st.session_state.pop("confirm_demo", None)
+                    start_demo()
+                st.button("No, keep these results", on_click=st.session_state.pop, args=("confirm_demo", None))
         else:
-            c2.button("Run the demo again", icon=":material/replay:", on_click=st.session_state.__setitem__,
-                      args=("confirm_demo", True), help="Asks first: it would start an identical job.")
-    elif st.button("Run the demo", type="primary", icon=":material/play_arrow:"):
+            row.button("Run the demo again", icon=":material/replay:", on_click=st.session_state.__setitem__,
+                       args=("confirm_demo", True), help="Asks first: it would start an identical job.")
+    elif row.button("Run the demo", type="primary", icon=":material/play_arrow:"):
         start_demo()

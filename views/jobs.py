@@ -8,7 +8,7 @@ from mitoviz.jobs.jsondisk import UnsafeRecord
 from mitoviz.jobs.worker import ensure_workers, full_disk
 from mitoviz.results.faults import Damaged, disk_full
 from mitoviz.ui import pages
-from mitoviz.ui.jobs import duration, stage_views, time_left
+from mitoviz.ui.jobs import duration, observe, stage_views, time_left
 from mitoviz.ui.widgets import empty_state, settings, show_error
 
 cfg = settings()
@@ -46,7 +46,7 @@ def job_title(job: dict, views: list, now: float) -> str:
 
 def job_card(job: dict, expanded: bool) -> None:
     now = time.time()
-    views = stage_views(job, now)
+    views = stage_views(job, now, observe(st.session_state.setdefault("stage_samples", {}), job))
     card, side = st.columns([6, 1], vertical_alignment="top")
     if job.get("run_id"):
         label = "Open results" if job["state"] == "done" else "Results so far"
@@ -74,7 +74,7 @@ def job_card(job: dict, expanded: bool) -> None:
             cols[1].button("Delete", key=f"delete-{job['id']}", on_click=_act, args=("delete", job["id"]),
                            icon=":material/delete:", help="Forget the job; its results stay on the Runs page.")
         if job["log"]:
-            st.code("\n".join(job["log"][-15:]), language=None)
+            st.code("\n".join(job["log"][-15:]), language=None, wrap_lines=True)
 
 
 def _move_store_aside(reason: str) -> None:

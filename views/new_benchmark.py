@@ -80,13 +80,14 @@ classifiers = c3.multiselect("Classifiers", classifier_names(), default=["logreg
                                   "+ PCA first.")
 
 st.subheader("3 · Trained methods and patches")
-CNN_CHOICES = {"none": "No end-to-end CNN", "cpu-cnn": "CPU-sized CNN: small, 32 px, about a second per fit",
-               "fmc-cnn": "Published recipe: ResNet-50, 224 px, pseudo-epochs of 1,280 patches (GPU)"}
+CNN_CHOICES = {"none": "No end-to-end CNN", "cpu-cnn": "CPU-sized CNN (a second per fit)",
+               "fmc-cnn": "Published recipe: ResNet-50 (GPU)"}
 c1, c2, c3 = st.columns(3)
 cnn = c1.selectbox("End-to-end CNN", list(CNN_CHOICES), index=1, format_func=CNN_CHOICES.get,
-                   help="The CPU-sized CNN is the demo's: a small network trained from scratch, minutes for a whole "
-                        "benchmark on a laptop. The published recipe (Ganz et al. 2025 / FMC) trains an ImageNet "
-                        "ResNet-50 per fit: hours on a CPU, minutes on a GPU.")
+                   help="The CPU-sized CNN is the demo's: a small network trained from scratch on 32 px crops, "
+                        "minutes for a whole benchmark on a laptop. The published recipe (Ganz et al. 2025 / FMC) "
+                        "trains an ImageNet ResNet-50 per fit on 224 px patches, pseudo-epochs of 1,280 patches: "
+                        "hours on a CPU, minutes on a GPU.")
 tunable = [e for e in chosen_encoders if e in TUNABLE]
 lora = c2.multiselect("LoRA on", tunable, format_func=titles.get,
                       help="peft adapters on the transformer blocks (qkv, proj, fc1, fc2) and a linear head, "

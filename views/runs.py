@@ -38,8 +38,10 @@ if note := st.session_state.pop("runs_note", None):
 runs = store.listing()
 if runs:
     frame = pd.DataFrame(runs)
-    st.dataframe(frame[["run_id", "name", "status", "created", "datasets", "encoders", "fits", "synthetic", "imported"]],
-                 hide_index=True, width="stretch")
+    frame["fits"] = [f"{r['fits']:,} / {r['planned']:,}" if r["planned"] else f"{r['fits']:,}" for r in runs]
+    st.dataframe(frame[["name", "status", "fits", "created", "datasets", "encoders", "synthetic", "imported", "run_id"]],
+                 hide_index=True, width="stretch",
+                 column_config={"fits": st.column_config.TextColumn("fits (landed / planned)")})
 else:
     st.caption("No stored runs.")
 

@@ -113,11 +113,12 @@ PICKABLE = ("complete", "running", "interrupted", "damaged")
 
 
 def run_label(row: dict[str, Any]) -> str:
-    """How the run picker names a run: name · created · what is unfinished about it · synthetic."""
+    """How the run picker names a run: name · what is unfinished about it · created · synthetic (the mark before
+    the date: a closed picker cuts the end of a long label)."""
     mark = MARKS.get(row["status"], "")
     if mark and row["status"] != "damaged" and row.get("planned"):
         mark += f" ({row['fits']:,} of {row['planned']:,} fits)"
-    parts = (row["name"] or row["run_id"], row["created"], mark, "synthetic" if row["synthetic"] else "")
+    parts = (row["name"] or row["run_id"], mark, row["created"], "synthetic" if row["synthetic"] else "")
     return " · ".join(p for p in parts if p)
 
 
@@ -205,7 +206,8 @@ def run_banners(cfg: Settings, run: Run, data: RunData, state: str) -> None:
         (st.info if note.kind == "info" else st.warning)(note.text, icon=icon)
         job = job_of(cfg, run.run_id)
         if job is not None:
-            pages.link(pages.JOBS, f"Its job: {job['state']}", query_params={"job": job["id"]})
+            label = "Follow its job" if job["state"] in ("queued", "running") else f"Its job ({job['state']})"
+            pages.link(pages.JOBS, label, query_params={"job": job["id"]})
     if split_mode(data) in LEAKY_SPLITS:
         st.warning(f"**This run splits cells, not slides.** {CELL_SPLIT_WARNING}", icon=":material/call_split:")
     if data.synthetic:

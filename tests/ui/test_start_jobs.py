@@ -11,55 +11,69 @@ from streamlit.testing.v1 import AppTest
 from mitoviz.config import load_settings
 from mitoviz.jobs import job_store
 from mitoviz.ui import pages
-from mitoviz.ui.jobs import duration, stage_views, time_left
+from mitoviz.ui.jobs import duration, observe, stage_views, time_left
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = 1_000_000.0
 
 
-def stage(order: int, done: int, total: int, unit: str = "", eta: float | None = None, rate: float | None = None,
-          updated: float = NOW, started: float = NOW - 60) -> dict:
-    return {"order": order, "done": done, "total": total, "unit": unit, "eta": eta, "rate": rate,
-            "updated": updated, "started": started}
+def stage(order: int, done: int, total: int, unit: str = "", updated: float = NOW) -> dict:
+    """A stage as the worker records it; its own rate and ETA count from the announcement, and are not read."""
+    return {"order": order, "done": done, "total": total, "unit": unit, "rate": 0.001, "eta": 99_999.0,
+            "updated": updated, "started": NOW - 600}
 
 
-def announced(state: str = "running", embed_eta: float | None = 30.0) -> dict:
+def announced(state: str = "running") -> dict:
     """A job whose runner announced every stage at 0 when it planned, now embedding."""
-    return {"state": state, "stages": {
-        "load and plan": stage(0, 1, 1, started=NOW - 70, updated=NOW - 60),
-        "embed random-vits16": stage(1, 300, 895, "cells", eta=embed_eta, rate=20.0 if embed_eta else None,
-                                     updated=NOW - 5),
+    return {"id": "j1", "state": state, "stages": {
+        "load and plan": stage(0, 1, 1, updated=NOW - 60),
+        "embed random-vits16": stage(1, 300, 895, "cells", updated=NOW - 5),
         "fit random-vits16 · logreg": stage(2, 0, 36, "fits"),
         "train e2e-small-cnn": stage(3, 0, 36, "fits"),
         "maps and robustness": stage(4, 0, 4, "encoders"),
     }}
 
 
+RATES = {"embed random-vits16": 20.0}  # measured by the page: 595 cells left at 20 cells/s, last update 5 s ago
+
+
 def test_a_running_job_lists_every_stage_in_order_with_the_current_one_measured():
-    views = stage_views(announced(), NOW)
+    views = stage_views(announced(), NOW, RATES)
     assert [v.name for v in views] == ["load and plan", "embed random-vits16", "fit random-vits16 · logreg",
                                        "train e2e-small-cnn", "maps and robustness"]
     assert [v.status for v in views] == ["done", "current", "pending", "pending", "pending"]
-    assert views[0].text == "1 / 1 · done in 10s"
-    assert views[1].text == "300 / 895 cells · 20.0 cells/s · 25s left"  # the ETA counts down from its update
+    assert views[0].text == "1 / 1 · done"
+    assert views[1].text == "300 / 895 cells · 20.0 cells/s · 24s left"  # counts down from its last update
     assert views[2].text == "0 / 36 fits · pending"
-    assert time_left(views) == "at least 25s left · estimating the rest…"
+    assert time_left(views) == "at least 24s left · estimating the rest…"
 
 
 def test_time_left_sums_the_stages_when_all_are_measured_and_says_estimating_when_none_is():
     job = announced()
     for name in ("fit random-vits16 · logreg", "train e2e-small-cnn", "maps and robustness"):
         del job["stages"][name]
-    assert time_left(stage_views(job, NOW)) == "about 25s left"
-    assert time_left(stage_views(announced(embed_eta=None), NOW)) == "estimating…"
-    silent = announced(embed_eta=None)
+    assert time_left(stage_views(job, NOW, RATES)) == "about 24s left"
+    assert time_left(stage_views(announced(), NOW)) == "estimating…"  # the record's own ETA is not trusted
+    silent = announced()
     silent["stages"]["embed random-vits16"]["updated"] = NOW - 95
     assert "last progress 1m 35s ago" in stage_views(silent, NOW)[1].text  # a long part: alive, not stuck
 
 
+def test_rates_count_from_the_first_progress_the_page_saw():
+    samples: dict = {}
+    job = announced()
+    assert observe(samples, job) == {}  # one sight is not a rate; pending stages are not sampled
+    assert list(samples) == [("j1", "embed random-vits16")]
+    job["stages"]["embed random-vits16"].update(done=340, updated=NOW - 3)  # 40 cells in 2 s
+    job["stages"]["fit random-vits16 · logreg"].update(done=1, updated=NOW - 3)  # announced 600 s ago: no rate yet
+    assert observe(samples, job) == {"embed random-vits16": 20.0}
+    job["stages"]["embed random-vits16"].update(done=10, updated=NOW)  # counted again from 0 (a new fit)
+    assert "embed random-vits16" not in observe(samples, job) and samples[("j1", "embed random-vits16")] == (NOW, 10)
+
+
 def test_a_stopped_job_keeps_its_counts_and_no_stale_eta():
     for state in ("cancelled", "failed", "interrupted"):
-        views = stage_views(announced(state), NOW)
+        views = stage_views(announced(state), NOW, RATES)
         assert [v.status for v in views] == ["done", "stopped", "not reached", "not reached", "not reached"]
         assert views[1].text == f"300 / 895 cells · stopped ({state})"
         assert not any("left" in v.text or "/s" in v.text for v in views)
@@ -95,17 +109,16 @@ def test_the_jobs_page_shows_stages_time_left_results_links_and_errors(mitoviz_h
     job = announced()
     for st_ in job["stages"].values():
         st_["updated"] += now - NOW
-        st_["started"] += now - NOW
     store.update(live["id"], stages=job["stages"], run_id="20260101-000000-live-abcdef", heartbeat=now + 30)
     store.close()
 
     at = _page(mitoviz_home, monkeypatch)
     titles = [e.label for e in at.expander]
-    assert titles[0].startswith("live · running") and "left · estimating the rest…" in titles[0]
+    assert titles[0].startswith("live · running") and "estimating…" in titles[0]  # no rate seen yet
     assert titles[1].startswith("broken · failed") and "left" not in titles[1]
     texts = [p.proto.text for p in at.get("progress")]
     assert [t.split("**")[1] for t in texts[:5]] == list(job["stages"])  # every stage, in run order
-    assert "pending" in texts[2] and "cells/s" in texts[1]
+    assert "pending" in texts[2] and "300 / 895 cells · estimating…" in texts[1]
     links = {link.proto.label: link.proto.page for link in at.get("page_link")}
     assert links["Results so far"] == pages.CURVES.url_path and links["Open results"] == pages.CURVES.url_path
     assert any("MIDOG.json is not valid JSON." in e.value and "Download it again." in e.value for e in at.error)
