@@ -131,11 +131,16 @@ def _resize(pixels: np.ndarray, size: int) -> np.ndarray:
 
 
 def _to_rgb(rgba: Image.Image, size: int) -> np.ndarray:
-    """Composite OpenSlide's RGBA (transparent outside the slide) onto white."""
-    arr = np.asarray(rgba)
-    alpha = arr[..., 3:4].astype(np.uint32)
-    rgb = (arr[..., :3].astype(np.uint32) * alpha + WHITE * (255 - alpha)) // 255
-    return _resize(rgb.astype(np.uint8), size)
+    """Composite OpenSlide's RGBA (transparent outside the slide) onto white; resize in Pillow."""
+    alpha = rgba.getchannel("A")
+    if alpha.getextrema()[0] == 255:  # the whole region lies on the slide: no compositing needed
+        rgb = rgba.convert("RGB")
+    else:
+        rgb = Image.new("RGB", rgba.size, (WHITE, WHITE, WHITE))
+        rgb.paste(rgba, mask=alpha)
+    if rgb.size != (size, size):
+        rgb = rgb.resize((size, size), Image.Resampling.BILINEAR)
+    return np.asarray(rgb)
 
 
 def open_source(path: str | Path) -> _Source:
