@@ -5,7 +5,7 @@ import streamlit as st
 from mitoviz.errors import MitovizError
 from mitoviz.jobs import job_store
 from mitoviz.ui import pages
-from mitoviz.ui.widgets import settings, warm_up
+from mitoviz.ui.widgets import settings
 
 st.set_page_config(page_title="mitoviz", page_icon=":material/biotech:", layout="wide")
 page = pages.navigation()
@@ -31,6 +31,19 @@ def jobs_badge() -> None:
         pages.link(pages.JOBS, f"{running} running · {queued} queued", ":material/progress_activity:")
     else:
         st.caption("No jobs running")
+
+
+@st.cache_resource(show_spinner=False)
+def warm_up() -> bool:
+    """Load what planning, estimates and charts import (torch, scikit-learn, scipy, altair), once per server process
+    and after the first page has drawn, so the next page a user opens does not wait seconds for them. In the script
+    thread: importing those libraries from a second thread while a page imports them fails on their import cycles."""
+    import altair  # noqa: F401
+
+    import mitoviz.experiment.estimate
+    import mitoviz.report  # noqa: F401
+
+    return True
 
 
 with st.sidebar:

@@ -5,7 +5,7 @@ from mitoviz.jobs import ACTIVE, job_store, submit
 from mitoviz.results import ResultsStore
 from mitoviz.ui import pages
 from mitoviz.ui.jobs import duration
-from mitoviz.ui.widgets import catalogue, demo_spec, run_label, settings, user_errors
+from mitoviz.ui.widgets import catalogue, run_label, settings, user_errors
 
 RECENT = 8
 #: Measured by bench/bench_demo.py (fresh home folder, 2 CPU cores); replaced by this machine's own last demo run.
@@ -67,6 +67,14 @@ frame = pd.DataFrame(
       "weights": e.location if e.available else f"missing: {e.how_to_get}"} for e in encoders]
 )
 st.dataframe(frame, hide_index=True, width="stretch", column_config={"weights": st.column_config.TextColumn(width="large")})
+
+
+@st.cache_resource(show_spinner=False)
+def demo_spec():
+    """The demo preset. Its module loads torch (seconds on a fresh server): asked for after the rest has drawn."""
+    from mitoviz.experiment.spec import PRESETS
+
+    return PRESETS["demo"]
 
 
 def demo_runs(spec_hash: str) -> list[dict]:

@@ -9,14 +9,37 @@ from mitoviz.data.splits import CELL_SPLIT_WARNING, Budget
 from mitoviz.errors import MitovizError
 from mitoviz.jobs import submit
 from mitoviz.ui import pages
-from mitoviz.ui.planning import check, classifier_names, cost_rows, cost_warning, notes
-from mitoviz.ui.widgets import catalogue, demo_spec, settings, show_error
+from mitoviz.ui.planning import check, cost_rows, cost_warning, notes
+from mitoviz.ui.widgets import catalogue, settings, show_error
 
 if TYPE_CHECKING:
+    from mitoviz.experiment.estimate import Estimate
+    from mitoviz.experiment.plan import Plan
     from mitoviz.experiment.spec import ExperimentSpec
 
-# Torch and scikit-learn load with the classifier names and the plan (in the background since the app started):
-# everything above them draws at once.
+# Torch and scikit-learn load with the classifier names, the spec and the plan (imported where first needed, and
+# usually already loaded by the app after the first page): the sections above them draw at once.
+
+
+@st.cache_resource(show_spinner=False)
+def classifier_names() -> list[str]:
+    from mitoviz.evaluate.classifiers import list_classifiers
+
+    return list_classifiers()
+
+
+def plan_and_estimate(spec: ExperimentSpec, settings: object) -> tuple[Plan, Estimate]:
+    from mitoviz.experiment.estimate import estimate_seconds
+    from mitoviz.experiment.plan import prepare
+
+    plan = prepare(spec, settings)
+    return plan, estimate_seconds(plan, settings)
+
+
+def duration(seconds: float) -> str:
+    from mitoviz.experiment.estimate import duration as said
+
+    return said(seconds)
 
 BUDGET_PRESETS = {
     "Ganz et al. 2025: 0.1 / 1 / 10 / 100 % of the training pool": "0.1%, 1%, 10%, 100%",
@@ -119,8 +142,10 @@ def build() -> ExperimentSpec:
         seeds = tuple(int(s) for s in seeds_text.replace(";", ",").split(",") if s.strip())
     except ValueError as exc:
         raise MitovizError(f"Seeds must be whole numbers, got {seeds_text!r}.", "Write e.g. 0, 1, 2.") from exc
-    return type(demo_spec()).from_dict({
-        **demo_spec().to_dict(), "name": name, "datasets": sources, "encoders": list(chosen_encoders),
+    from mitoviz.experiment.spec import PRESETS, ExperimentSpec
+
+    return ExperimentSpec.from_dict({
+        **PRESETS["demo"].to_dict(), "name": name, "datasets": sources, "encoders": list(chosen_encoders),
         "budgets": [b.label for b in budgets], "classifiers": list(classifiers), "seeds": list(seeds),
         "split": split, "test_fraction": test_fraction, "protocols": list(protocols), "patch_size": int(patch_size),
         "on_budget_overflow": "cap" if cap else "error", "trained": trained(),
@@ -133,7 +158,7 @@ try:
 except MitovizError as exc:
     show_error(exc)
     st.stop()
-checked = check(spec, cfg, {n: d.path for n, d in datasets.items()})
+checked = check(spec, cfg, {n: d.path for n, d in datasets.items()}, plan_and_estimate)
 if checked.error is not None:
     show_error(checked.error)
     st.stop()
@@ -147,13 +172,13 @@ c.metric("Trained fits", f"{size['trained_fits']:,}")
 d.metric("Estimated time", estimate.label, help="A rough forecast from model sizes and trainable parameters on "
          f"this machine's device ({estimate.device}); trained methods dominate on a CPU. Cached embeddings make "
          "reruns faster.")
-too_long = cost_warning(estimate)
+too_long = cost_warning(estimate, duration)
 if too_long:
     st.warning(too_long, icon=":material/timer:")
 for warning in estimate.warnings:
     st.warning(warning, icon=":material/memory:")
 with st.expander("Cost by part" + (" (GPU memory per fit)" if estimate.memory_gb else ""), expanded=bool(too_long)):
-    st.dataframe(pd.DataFrame(cost_rows(estimate)), hide_index=True, width="stretch",
+    st.dataframe(pd.DataFrame(cost_rows(estimate, duration)), hide_index=True, width="stretch",
                  column_config={"share": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0, format="percent")})
 for line in notes(plan)[:6]:
     st.caption(f"Note: {line}")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,13 +29,6 @@ class Checked:
     error: MitovizError | None = None
 
 
-@st.cache_resource(show_spinner=False)
-def classifier_names() -> list[str]:
-    from mitoviz.evaluate.classifiers import list_classifiers
-
-    return list_classifiers()
-
-
 def _mtime(path: Path) -> int:
     try:
         return path.stat().st_mtime_ns
@@ -48,24 +42,23 @@ def data_stamp(sources: list[str], known: dict[str, Path | None]) -> tuple[int, 
     return tuple(_mtime(p) for p in paths if p is not None)
 
 
-@st.cache_resource(show_spinner="Checking the plan…", max_entries=16, ttl=600)
-def _check(spec_json: str, stamp: tuple[object, ...], _spec: Any, _cfg: Settings) -> Checked:
-    from mitoviz.experiment.estimate import estimate_seconds
-    from mitoviz.experiment.plan import prepare
+Planner = Callable[[Any, Settings], tuple[Any, Any]]  # (spec, settings) → (plan, estimate); may raise MitovizError
 
+
+@st.cache_resource(show_spinner="Checking the plan…", max_entries=16, ttl=600)
+def _check(spec_json: str, stamp: tuple[object, ...], _spec: Any, _cfg: Settings, _planner: Planner) -> Checked:
     try:
-        plan = prepare(_spec, _cfg)
-        return Checked(plan, estimate_seconds(plan, _cfg))
+        return Checked(*_planner(_spec, _cfg))
     except MitovizError as exc:
         return Checked(error=exc)
 
 
-def check(spec: Any, cfg: Settings, known: dict[str, Path | None]) -> Checked:
-    """Plan and estimate ``spec`` (an ExperimentSpec), or say why it cannot run; cached by the spec, the settings
-    and the files it reads."""
+def check(spec: Any, cfg: Settings, known: dict[str, Path | None], planner: Planner) -> Checked:
+    """``planner(spec, cfg)`` (plan and estimate an ExperimentSpec; the page passes it: planning sits above ui/),
+    or why it cannot run; cached by the spec, the settings and the files it reads."""
     sources = [*spec.datasets, *spec.test_datasets]
     stamp = (repr(cfg), *data_stamp(sources, known))
-    return _check(json.dumps(spec.to_dict(), sort_keys=True, default=str), stamp, spec, cfg)
+    return _check(json.dumps(spec.to_dict(), sort_keys=True, default=str), stamp, spec, cfg, planner)
 
 
 def capped_note(fits: list[Any]) -> str | None:
@@ -88,19 +81,15 @@ def notes(plan: Any) -> list[str]:
     return [*lines, capped] if capped else lines
 
 
-def cost_rows(estimate: Any) -> list[dict[str, Any]]:
+def cost_rows(estimate: Any, duration: Callable[[float], str]) -> list[dict[str, Any]]:
     """The estimate part by part, the most expensive first: time, share of the whole, GPU memory per fit."""
-    from mitoviz.experiment.estimate import duration
-
     return [{"part": name, "time": duration(seconds), "share": seconds / max(estimate.seconds, 1e-9),
              "GPU memory per fit (GB)": estimate.memory_gb.get(name.removeprefix("train "))}
             for name, seconds in sorted(estimate.parts.items(), key=lambda kv: -kv[1])]
 
 
-def cost_warning(estimate: Any) -> str | None:
+def cost_warning(estimate: Any, duration: Callable[[float], str]) -> str | None:
     """Where the time goes when a benchmark would take more than an hour here, and how to make it shorter."""
-    from mitoviz.experiment.estimate import duration
-
     if estimate.seconds <= HOUR_S:
         return None
     parts = sorted(estimate.parts.items(), key=lambda kv: -kv[1])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import importlib
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,9 +19,6 @@ from mitoviz.results.store import DAMAGED_RUN_FIX
 from mitoviz.ui import pages
 from mitoviz.ui.data import LATER_TABLES, RunData, content_stamp, damaged_run, progress_note, run_data
 
-#: What planning, estimates and charts import: loaded once per server process after the first page has drawn, so
-#: the next visit of New benchmark or a results page does not wait seconds for torch and scikit-learn.
-HEAVY_MODULES = ("mitoviz.experiment.estimate", "mitoviz.experiment.plan", "mitoviz.report", "altair")
 WATCH_S = 2.0  # how often a page showing a running run looks for newly landed parts
 REFRESH_S = 10.0  # and reruns at most this often while they keep landing (a trained method lands one per fit)
 #: How the run picker marks a run that is not complete.
@@ -37,16 +33,6 @@ def settings() -> Settings:
         show_error(exc)
         st.stop()
         raise  # unreachable; keeps type checkers calm
-
-
-@st.cache_resource(show_spinner=False)
-def warm_up() -> bool:
-    """Import :data:`HEAVY_MODULES` once per server process. Called after the page has drawn (in the script thread:
-    importing torch or scikit-learn from a second thread while a page imports them fails on their import cycles)."""
-    for name in HEAVY_MODULES:
-        with contextlib.suppress(Exception):  # a missing optional library shows where it is used
-            importlib.import_module(name)
-    return True
 
 
 def _mtime(path: Path) -> int:
@@ -70,14 +56,6 @@ def catalogue(cfg: Settings) -> tuple[list[Any], list[Any]]:
     reads again at once; a change deeper down within a minute."""
     folders = (*cfg.all_data_roots(), cfg.weights_root, cfg.demo_dir, cfg.demo_dir / "images")
     return _catalogue((repr(cfg), *(_mtime(f) for f in folders)), cfg)
-
-
-@st.cache_resource(show_spinner=False)
-def demo_spec() -> Any:
-    """The demo preset (the spec module is imported on first use, not by every page)."""
-    from mitoviz.experiment.spec import PRESETS
-
-    return PRESETS["demo"]
 
 
 def show_error(exc: MitovizError) -> None:
@@ -162,20 +140,6 @@ def run_picker(cfg: Settings, key: str = "run") -> Run | None:
     return picked[0] if picked else None
 
 
-def job_of(cfg: Settings, run_id: str) -> dict[str, Any] | None:
-    """The newest job that wrote ``run_id``, or None (also when the job store cannot be read)."""
-    from mitoviz.jobs import job_store
-
-    try:
-        store = job_store(cfg)
-        try:
-            return next((j for j in store.list() if j.get("run_id") == run_id), None)
-        finally:
-            store.close()
-    except MitovizError:
-        return None
-
-
 def _live(run: Run) -> tuple[object, ...]:
     """What the watcher compares: the run's content and its status as the listing shows it."""
     try:
@@ -204,10 +168,7 @@ def run_banners(cfg: Settings, run: Run, data: RunData, state: str) -> None:
     if note is not None:
         icon = ":material/hourglass_top:" if note.kind == "info" else ":material/warning:"
         (st.info if note.kind == "info" else st.warning)(note.text, icon=icon)
-        job = job_of(cfg, run.run_id)
-        if job is not None:
-            label = "Follow its job" if job["state"] in ("queued", "running") else f"Its job ({job['state']})"
-            pages.link(pages.JOBS, label, query_params={"job": job["id"]})
+        pages.link(pages.JOBS, "Follow it on the Jobs page" if state == "running" else "Retry it on the Jobs page")
     if split_mode(data) in LEAKY_SPLITS:
         st.warning(f"**This run splits cells, not slides.** {CELL_SPLIT_WARNING}", icon=":material/call_split:")
     if data.synthetic:
