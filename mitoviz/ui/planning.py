@@ -83,8 +83,12 @@ def notes(plan: Any) -> list[str]:
 
 def cost_rows(estimate: Any, duration: Callable[[float], str]) -> list[dict[str, Any]]:
     """The estimate part by part, the most expensive first: time, share of the whole, GPU memory per fit."""
+    def memory(name: str) -> str:
+        gb = estimate.memory_gb.get(name.removeprefix("train "))
+        return "" if gb is None else f"{gb:.1f}"
+
     return [{"part": name, "time": duration(seconds), "share": seconds / max(estimate.seconds, 1e-9),
-             "GPU memory per fit (GB)": estimate.memory_gb.get(name.removeprefix("train "))}
+             "GPU memory per fit (GB)": memory(name)}
             for name, seconds in sorted(estimate.parts.items(), key=lambda kv: -kv[1])]
 
 
