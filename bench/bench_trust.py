@@ -1,5 +1,5 @@
 """What the trust statistics cost: the curves and domain pages' render time on a large synthetic store,
-with and without the tables ``report.trust.precompute`` stores at the end of a run, and the precompute itself.
+with and without the tables ``report.precompute.precompute`` stores at the end of a run, and the precompute itself.
 
 The store is bench_pages.py's (100,000 cells × 6 encoders × 11 budgets × 5 seeds × 4 training sets). Baselines
 measured in the same run: the home page's warm render (pages) and reading the default facet's predictions
@@ -21,6 +21,7 @@ import bench_pages
 from bench_pages import render_times, write_store
 
 from mitoviz.report import trust
+from mitoviz.report.precompute import precompute
 from mitoviz.results import ResultsStore
 
 PAGES = ["views/home.py", "views/curves.py", "views/domains.py"]
@@ -72,7 +73,7 @@ def main() -> None:
         stored = Path(tmp) / "stored"
         shutil.copytree(home, stored)
         t0 = time.perf_counter()
-        trust.precompute(ResultsStore(stored / "results").get(run_id))
+        precompute(ResultsStore(stored / "results").get(run_id))
         print(f"precompute at the end of the run: {time.perf_counter() - t0:.0f} s")
         report("large store, tables stored by precompute", render_times(stored, run_id))
         if args.demo_home:

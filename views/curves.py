@@ -1,5 +1,6 @@
 import streamlit as st
 
+from mitoviz.data.splits import LEAKY_SPLITS
 from mitoviz.evaluate import stats
 from mitoviz.report import (
     METRICS,
@@ -26,7 +27,7 @@ from mitoviz.report.curves import ONE_CLASS, curve_numbers, efficiency, efficien
 from mitoviz.report.trust import Trust
 from mitoviz.ui.charts import curve_chart, matrix_chart, paired_chart
 from mitoviz.ui.export import chart_downloads, csv_download, export_title
-from mitoviz.ui.trust import LEAKY_SPLITS, facet, split_mode
+from mitoviz.ui.trust import facet, split_mode
 from mitoviz.ui.widgets import open_results
 
 cfg, run, data = open_results("Accuracy vs labels")

@@ -13,7 +13,8 @@ import pandas as pd
 from mitoviz.data.vocab import DOMAIN_COLUMNS, IMPOSTER, MITOTIC, UNKNOWN
 from mitoviz.errors import SchemaError
 
-__all__ = ["COLUMNS", "DOMAIN_COLUMNS", "IMPOSTER", "MITOTIC", "UNKNOWN", "Dataset", "counts", "validate"]
+__all__ = ["ALL", "COLUMNS", "DOMAIN_COLUMNS", "EXTERNAL", "IMPOSTER", "MITOTIC", "UNKNOWN", "Dataset", "counts",
+           "validate"]
 
 # column -> (dtype kind, required). Optional columns are added (empty) by validate().
 COLUMNS: dict[str, tuple[str, bool]] = {
@@ -34,6 +35,8 @@ COLUMNS: dict[str, tuple[str, bool]] = {
     "agreement": ("float", False),
 }
 SPLITS = ("train", "test", "")
+ALL = "all"  # every cell: the pooled training domain and the experiment's own test cells
+EXTERNAL = "test_only"  # a run's cells column: True for the cells of external test sets, never trained on
 #: Columns that are never a domain axis (identity, position, label, votes).
 NOT_DOMAINS = ("cell_id", "image", "x", "y", "label", "slide", "split", "rater_votes", "agreement")
 MAX_DOMAIN_VALUES = 50

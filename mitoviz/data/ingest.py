@@ -87,12 +87,12 @@ class Ingest:
         out = frame.loc[keep].assign(x=x[keep], y=y[keep])
         return out.drop(columns=[c for c in ("image_width", "image_height") if c in out])
 
-    def unique_ids(self, ids: pd.Series) -> pd.Series:
-        """Ids made unique by a ``#2``, ``#3`` … suffix on repeats (reported as adjusted)."""
-        reason = "id repeats in the file: later rows get a #n suffix"
+    def unique_ids(self, frame: pd.DataFrame, id_column: str = "row_id") -> pd.DataFrame:
+        """Cell ids made unique by a ``#2``, ``#3`` … suffix on repeats (reported as adjusted)."""
+        ids = frame["cell_id"]
         repeat = ids.groupby(ids).cumcount()
-        self.adjust(reason, ids[repeat > 0])
-        return ids.where(repeat == 0, ids + "#" + (repeat + 1).astype(str))
+        self.adjust("id repeats in the file: later rows get a #n suffix", frame.loc[repeat > 0, id_column])
+        return frame.assign(cell_id=ids.where(repeat == 0, ids + "#" + (repeat + 1).astype(str)))
 
     def conflicts(self, frame: pd.DataFrame, key: list[str], id_column: str = "row_id") -> pd.DataFrame:
         """Drop exact repeats of ``key`` + label (skipped as duplicates) and both sides of one key with two
@@ -125,7 +125,10 @@ class Ingest:
         missing_images: list[str] | None = None,
         unannotated_images: list[str] | None = None,
     ) -> Dataset:
-        """Validate the kept rows into a :class:`Dataset` carrying this report."""
+        """Apply the rules every format shares (one position with two labels, repeated ids), then validate the
+        kept rows into a :class:`Dataset` carrying this report. ``frame`` has a ``row_id`` column."""
+        if not frame.empty:
+            frame = self.unique_ids(self.conflicts(frame, ["image", "x", "y"]))
         skipped = {k: v for k, v in self.skipped.items() if v}
         if frame.empty:
             detail = "; ".join(f"{reason}: {len(ids)}" for reason, ids in skipped.items())
@@ -156,6 +159,15 @@ class Ingest:
             missing_images=list(missing_images or []),
             unannotated_images=list(unannotated_images or []),
         )
+
+
+def rater_columns(votes: Iterable[list[str]], labels: Iterable[str]) -> dict[str, list[object]]:
+    """``rater_votes`` (names joined by ';') and ``agreement`` (share of votes for the cell's label; NaN
+    without votes) from each cell's list of vote names, for every format that carries rater votes."""
+    votes = [list(v) for v in votes]
+    agreement = [sum(v == label for v in cast) / len(cast) if cast else np.nan
+                 for cast, label in zip(votes, labels, strict=True)]
+    return {"rater_votes": [";".join(v) for v in votes], "agreement": agreement}
 
 
 def describe_rows(issues: dict[str, list[str]], limit: int = 5) -> list[str]:

@@ -11,6 +11,7 @@ import pandas as pd
 from mitoviz.errors import BudgetError, SpecError
 
 SPLIT_MODES = ("slide", "cell", "predefined", "fmc")
+LEAKY_SPLITS = ("cell", "fmc")  # split modes that put cells of one slide on both sides
 CELL_SPLIT_WARNING = (
     "Cell-level split: cells of one slide (same scanner, stain and tumour) and overlapping patches fall on "
     "both sides, so in-domain scores are optimistic. Use it only to reproduce the published protocol."
@@ -199,7 +200,8 @@ def fmc_budget_draws(
     """The published training draws, budget by budget in the given order, from one generator per seed.
 
     After the test draw of :func:`fmc_test_split` (same seed, same generator), for each fraction f:
-    ``m = floor(len(pool)·f)`` rows of ``pool`` (skipped when 0), then ``int(0.8·m)`` of those are the
+    ``m = floor(len(pool)·f)`` rows of ``pool`` (the published code skips a fraction that gives 0 rows with a
+    warning; here it is a BudgetError, so no budget silently disappears), then ``int(0.8·m)`` of those are the
     training cells; the remaining 20 % are returned as the validation cells of trained methods.
     Returns (budget, train, validation) per budget; indices are positions in the cell table.
     """

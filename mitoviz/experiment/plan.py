@@ -15,10 +15,11 @@ import numpy as np
 import pandas as pd
 
 from mitoviz.config import Settings
-from mitoviz.data.cells import COLUMNS, UNKNOWN, Dataset, domain_axes, positive_label
+from mitoviz.data.cells import ALL, COLUMNS, EXTERNAL, UNKNOWN, Dataset, domain_axes, positive_label
 from mitoviz.data.ingest import describe_rows
 from mitoviz.data.splits import (
     CELL_SPLIT_WARNING,
+    LEAKY_SPLITS,
     Budget,
     draw_budgets,
     fmc_budget_draws,
@@ -30,9 +31,7 @@ from mitoviz.evaluate.classifiers import make_classifier
 from mitoviz.experiment.spec import ExperimentSpec, parse_protocol
 from mitoviz.progress import Reporter
 
-ALL = "all"
 DEMO_DATASET = "mitoviz-demo"
-EXTERNAL = "test_only"  # cells column: True for the cells of external test sets
 LISTED = 10
 
 
@@ -237,16 +236,19 @@ def plan_fits(cells: pd.DataFrame, spec: ExperimentSpec) -> tuple[list[FitPlan],
         cells = cells.assign(**{EXTERNAL: False})
     internal = ~cells[EXTERNAL].to_numpy(dtype=bool)
     labels = cells["label"].to_numpy().astype(str)
-    warnings = [CELL_SPLIT_WARNING] if spec.split in ("cell", "fmc") else []
+    warnings = [CELL_SPLIT_WARNING] if spec.split in LEAKY_SPLITS else []
     fits: list[FitPlan] = []
     for replicate, train_all, test, fold_val in _replicates(cells, spec, internal):
         for protocol in spec.protocols:
             axis, pools = _pools(cells, protocol, train_all, internal, warnings)
+            # a fold's validation cells, restricted like the pool: never another (or the held-out) domain
+            fold_vals = _pools(cells, protocol, fold_val, internal, [])[1] if fold_val is not None else {}
             for train_domain, pool in pools.items():
                 for budget, train, val, per_class, capped in _draws(spec, labels, pool, replicate, train_domain,
                                                                     int(internal.sum())):
+                    given = val if val is not None else fold_vals.get(train_domain)
                     fits.append(FitPlan(len(fits), protocol, axis or "", train_domain, budget, replicate, train,
-                                        test, per_class, capped, val if val is not None else fold_val))
+                                        test, per_class, capped, given))
                     if capped:
                         warnings.append(f"Budget {budget.label} capped in {train_domain} (replicate {replicate}): "
                                         "a class has fewer cells than asked.")

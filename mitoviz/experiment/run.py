@@ -7,16 +7,28 @@ results while the run goes on and ``resume`` skips what is done.
 
 from __future__ import annotations
 
+import hashlib
 import time
 
+import pandas as pd
+
 from mitoviz.config import Settings, resolve_device
-from mitoviz.errors import Cancelled
+from mitoviz.data.cells import EXTERNAL
+from mitoviz.errors import Cancelled, DataError
 from mitoviz.experiment.estimate import estimate_seconds
 from mitoviz.experiment.plan import Plan, prepare
 from mitoviz.experiment.spec import ExperimentSpec
-from mitoviz.experiment.stages import STATS_STAGE, Embedding, announce, maps_stage, probe_stage, trained_stage
+from mitoviz.experiment.stages import (
+    STATS_STAGE,
+    Embedding,
+    announce,
+    fits_done,
+    maps_stage,
+    probe_stage,
+    trained_stage,
+)
 from mitoviz.progress import Reporter
-from mitoviz.report.trust import precompute
+from mitoviz.report.precompute import precompute
 from mitoviz.results import ResultsStore, Run
 
 
@@ -24,9 +36,17 @@ def _open_run(plan: Plan, settings: Settings, reporter: Reporter, resume: bool, 
     spec = plan.spec
     store = ResultsStore(settings.results_dir)
     run = store.get(run_id) if run_id else store.latest_incomplete(spec.spec_hash()) if resume else None
+    digest = cells_digest(plan.cells)
     if run is None:
         run = store.create(spec.name, spec.to_dict(), spec.spec_hash())
         run.write_cells(plan.cells)
+        run.update_manifest(cells_digest=digest)
+    elif run.manifest().get("cells_digest", digest) != digest:
+        raise DataError(
+            f"The data changed since run {run.run_id} started (cells, images, positions or labels), so its finished "
+            "parts would no longer line up with new ones.",
+            "Start a new run of this experiment (without --resume; on the Jobs page, submit it again).",
+        )
     else:
         reporter.log(f"Resuming run {run.run_id}: {len(run.done_parts())} parts already done")
     reporter.on_run(run.run_id)
@@ -39,6 +59,12 @@ def _open_run(plan: Plan, settings: Settings, reporter: Reporter, resume: bool, 
                   for d in plan.datasets],
     )
     return run
+
+
+def cells_digest(cells: pd.DataFrame) -> str:
+    """What a run's stored cell table must still be for a resume: ids, images, positions, labels, roles."""
+    columns = ["cell_id", "image", "x", "y", "label", EXTERNAL]
+    return hashlib.sha256(pd.util.hash_pandas_object(cells[columns], index=False).to_numpy().tobytes()).hexdigest()[:16]
 
 
 def cheapest_first(plan: Plan, settings: Settings) -> list[tuple[str, str]]:
@@ -70,22 +96,23 @@ def run_experiment(
     run = _open_run(plan, settings, reporter, resume, run_id)
     run.update_manifest(device=device)
     reporter.update("load and plan", 1, 1)
-    announce(plan, reporter)
+    steps = cheapest_first(plan, settings)
+    announce(plan, reporter, steps)
     timings: dict[str, float] = {}
 
     def landed() -> None:
-        run.update_manifest(n_fits_done=len(run.fits()), timings=timings)
+        run.update_manifest(n_fits_done=fits_done(plan, run), timings=timings)
 
     try:
         embeddings: dict[str, Embedding] = {}
-        for kind, name in cheapest_first(plan, settings):
+        for kind, name in steps:
             t0 = time.monotonic()
             if kind == "probe":
                 embeddings.update(probe_stage(plan, run, name, settings, device, reporter))
             else:
                 method = next(m for m in spec.trained if m.method_id == name)
                 reporter.log(f"Training {name} ({method.kind}) once per fit ({len(plan.fits)} fits)")
-                tuned = trained_stage(plan, run, method, settings, device, reporter)
+                tuned = trained_stage(plan, run, method, settings, device, reporter, landed)
                 embeddings.update({name: tuned} if tuned is not None else {})
             timings[name] = time.monotonic() - t0
             reporter.log(f"{name}: done in {timings[name]:.1f} s")

@@ -141,10 +141,11 @@ class ExperimentSpec:
         _choice("projection", self.projection, ("umap", "pca", "none"))
         for protocol in self.protocols:
             parse_protocol(protocol)
-        for group in ("datasets", "encoders", "classifiers", "protocols", "test_datasets"):
+        for group in ("datasets", "encoders", "classifiers", "protocols", "test_datasets", "seeds", "budgets"):
             values = getattr(self, group)
             if len(set(values)) != len(values):
-                raise SpecError(f"`{group}` lists a name twice: {list(values)}.", "List each once.")
+                shown = [v.label if isinstance(v, Budget) else v for v in values]
+                raise SpecError(f"`{group}` lists a value twice: {shown}.", "List each once.")
         overlap = sorted(set(self.datasets) & set(self.test_datasets))
         if overlap:
             raise SpecError(f"{overlap} are both training data sets and external test sets.",
@@ -169,9 +170,11 @@ class ExperimentSpec:
                                 "Write e.g. layers = { uni = [6, 12, 18, 24] }.")
 
     def _check_classifier_params(self) -> None:
+        params = _table("classifier_params", self.classifier_params)
+        if not params:
+            return  # (importing the classifiers costs seconds: torch and scikit-learn)
         from mitoviz.evaluate.classifiers import make_classifier
 
-        params = _table("classifier_params", self.classifier_params)
         for name, values in params.items():
             if name not in self.classifiers:
                 raise SpecError(f"`classifier_params` names {name!r}, which is not in classifiers "

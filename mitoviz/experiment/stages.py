@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -60,23 +62,33 @@ def fit_stage(method: str, classifier: str = "") -> str:
     return f"fit {method}" + (f" · {classifier}" if classifier else "")
 
 
-def announce(plan: Plan, reporter: Reporter) -> None:
-    """Every stage of the run at 0, in the order it will run, so progress shows the whole way from the start."""
+def announce(plan: Plan, reporter: Reporter, steps: list[tuple[str, str]]) -> None:
+    """Every stage of the run at 0, in the order it will run (``steps``: ("probe", encoder) and ("trained",
+    method id), cheapest first), so progress shows the whole way from the start."""
     from mitoviz.encoders import method_name
 
     n = len(plan.fits)
-    for encoder in plan.spec.encoders:
-        reporter.update(embed_stage(encoder), 0, len(plan.cells), "cells")
-        if encoder in plan.blocks:
-            reporter.update(embed_stage(encoder, blocks=True), 0, len(plan.cells), "cells")
-        for method in (encoder, *(method_name(encoder, b) for b in plan.blocks.get(encoder, []))):
-            for classifier in plan.spec.classifiers:
-                reporter.update(fit_stage(method, classifier), 0, n, "fits")
-    for trained in plan.spec.trained:
-        reporter.update(fit_stage(trained.method_id), 0, n, "fits")
+    for kind, name in steps:
+        if kind == "probe":
+            reporter.update(embed_stage(name), 0, len(plan.cells), "cells")
+            if name in plan.blocks:
+                reporter.update(embed_stage(name, blocks=True), 0, len(plan.cells), "cells")
+            for method in (name, *(method_name(name, b) for b in plan.blocks.get(name, []))):
+                for classifier in plan.spec.classifiers:
+                    reporter.update(fit_stage(method, classifier), 0, n, "fits")
+        else:  # the fits, then the current fit's batches and predictions (they restart with every fit)
+            reporter.update(fit_stage(name), 0, n, "fits")
+            reporter.update(f"train {name}", 0, 0, "batches")
+            reporter.update(f"predict {name}", 0, 0, "cells")
     n_maps = len(plan.spec.encoders) + sum(len(b) for b in plan.blocks.values()) + len(plan.spec.trained)
     reporter.update(MAPS_STAGE, 0, n_maps, "maps")
     reporter.update(STATS_STAGE, 0, 1, "run")
+
+
+def fits_done(plan: Plan, run: Run) -> int:
+    """Fits landed so far, from the part names alone (a listing, not a read): a trained part is one fit, a
+    probe part (one encoder · classifier) all of them."""
+    return sum(1 if re.search(r"__fit\d{5}$", part) else len(plan.fits) for part in run.done_parts())
 
 
 def part_name(method: str, detail: str) -> str:
@@ -195,8 +207,8 @@ def _map_fit(plan: Plan) -> int:
     return max(pooled, key=lambda f: (len(f.train), -f.seed)).fit
 
 
-def trained_stage(plan: Plan, run: Run, method: TrainMethod, settings: Settings, device: str, reporter: Reporter
-                  ) -> Embedding | None:
+def trained_stage(plan: Plan, run: Run, method: TrainMethod, settings: Settings, device: str, reporter: Reporter,
+                  landed: Callable[[], None] = lambda: None) -> Embedding | None:
     """Train ``method`` once per fit (the CNN, LoRA or fine-tuning), each fit its own part with its own
     checkpoint folder, so a killed worker resumes mid-fit and a resumed run skips finished fits.
     Returns the tuned features of one fit (for the maps), or None."""
@@ -224,12 +236,15 @@ def trained_stage(plan: Plan, run: Run, method: TrainMethod, settings: Settings,
         read = ~np.isnan(outcome.probs)
         valid = np.ones(len(plan.cells), dtype=bool)
         valid[fit.test[~read]] = False
-        record = {k: v for k, v in outcome.record.to_row().items() if k not in row.index}
+        record = outcome.record.to_row()  # the plan's columns win, except the validation the trainer used
+        record = {**{k: v for k, v in record.items() if k not in row.index}, "n_val": record["n_val"],
+                  "n_trained_on": record["n_train"]}
         fit_row = row.to_frame().T.assign(**record).infer_objects()
         metrics, predictions = metric_rows(plan, fit_row, [outcome.probs[read]], valid)
         if outcome.features is not None:
             features = _store_features(folder, outcome.features)
         run.append(part, fit_row, metrics, predictions)
+        landed()
     staged.update_counts(len(plan.fits), len(plan.fits))
     if features is None:
         return None

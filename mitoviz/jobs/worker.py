@@ -65,10 +65,13 @@ class JobReporter(Reporter):
         now = time.time()
         with self._lock:
             st = self._stages.get(stage)
-            if st is None or done < st["done"]:
-                st = {"done": done, "total": total, "unit": unit, "started": now, "start_done": done,
-                      "order": len(self._stages)}
-                self._stages[stage] = st
+            if st is None:
+                st = self._stages[stage] = {"order": len(self._stages), "done": done, "start_done": done,
+                                            "started": now, "unit": unit, "waiting": done == 0}
+            elif done < st["done"] or (st["waiting"] and done > 0):
+                # counting again (the next fit's batches), or its first progress since it was announced at 0:
+                # its rate is measured from here, and it keeps its place in the list
+                st.update(started=now, start_done=done, waiting=False)
             elapsed = now - st["started"]
             rate = (done - st["start_done"]) / elapsed if elapsed > 0.5 and done > st["start_done"] else None
             st.update(done=done, total=total, unit=unit or st["unit"], rate=rate, updated=now,

@@ -14,11 +14,12 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from mitoviz.data.cells import ALL
 from mitoviz.errors import SpecError
 from mitoviz.evaluate import stats
 from mitoviz.report.methods import budget_order
 from mitoviz.report.names import METRICS
-from mitoviz.report.trust import ALL, ALPHA, CellInfo, Trust, facet_trust, labelled, stored
+from mitoviz.report.trust import ALPHA, CellInfo, Trust, facet_trust, labelled, stored
 from mitoviz.results import Run
 
 CONFIDENCE = 0.95

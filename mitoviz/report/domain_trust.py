@@ -17,12 +17,12 @@ from collections.abc import Collection, Sequence
 import numpy as np
 import pandas as pd
 
+from mitoviz.data.cells import ALL
 from mitoviz.evaluate import stats
 from mitoviz.report.domains import default_test_axis, in_domain, own_datasets
 from mitoviz.report.methods import budget_order
 from mitoviz.report.names import ordered_axes
 from mitoviz.report.trust import (
-    ALL,
     RANDOM_STATE,
     CellInfo,
     by_fit,
@@ -222,7 +222,7 @@ def precompute_domains(
         pd.concat([p[i] for p in parts], ignore_index=True) if parts else pd.DataFrame() for i in (0, 1)
     ]
     for table, name in zip(tables, DOMAIN_TABLES.values(), strict=True):
-        run.write_table(name, table.assign(fits_key=fits_key(fits)))
+        run.write_table(name, table.assign(fits_key=fits_key(run, fits)))
     return tables[0], tables[1]
 
 
@@ -231,6 +231,6 @@ def stored_domains(run: Run, fits: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataF
     if not all((run.root / f"{name}.parquet").is_file() for name in DOMAIN_TABLES.values()):
         return None
     cells, drops = (run.table(name) for name in DOMAIN_TABLES.values())
-    if cells.empty or "fits_key" not in cells or (cells["fits_key"] != fits_key(fits)).any():
+    if cells.empty or "fits_key" not in cells or (cells["fits_key"] != fits_key(run, fits)).any():
         return None
     return cells.drop(columns="fits_key"), drops.drop(columns="fits_key", errors="ignore")

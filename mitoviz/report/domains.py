@@ -11,9 +11,9 @@ from collections.abc import Collection
 import numpy as np
 import pandas as pd
 
+from mitoviz.data.cells import EXTERNAL
 from mitoviz.report.curves import COLUMN_NAMES, seed_summary
 from mitoviz.report.names import DATASET, axis_name
-from mitoviz.report.trust import EXTERNAL
 
 RI_COLUMNS = {
     "value": "RI",

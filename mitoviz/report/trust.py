@@ -8,7 +8,7 @@ every paired difference and the Holm-corrected matrix, all on the same redrawn s
 
 Inputs per point, as the statistics want them: one row per (seed, test cell) that every compared method
 predicted; methods whose seeds differ (a run still in progress) are bootstrapped apart and not compared.
-:func:`precompute` does every facet of a finished run and stores the tables in the run
+:func:`precompute_facets` does every facet of a finished run and stores the tables in the run
 (:data:`TABLES`); :func:`stored` gives them back while they still describe the run's fits.
 """
 
@@ -23,16 +23,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from mitoviz.data.cells import ALL, EXTERNAL
 from mitoviz.errors import SpecError
 from mitoviz.evaluate import stats
 from mitoviz.report.methods import method_labels
 from mitoviz.report.names import DATASET
 from mitoviz.results import Run
 
-ALL = "all"
-EXTERNAL = (
-    "test_only"  # cells column (experiment.plan.EXTERNAL): True for external test-set cells, never trained on
-)
 POINT_KEYS = ["protocol", "train_domain", "test_axis", "test_domain", "budget", "metric"]
 POINT_COLUMNS = [
     *POINT_KEYS,
@@ -367,9 +364,13 @@ def facet_trust(
     )
 
 
-def fits_key(fits: pd.DataFrame) -> str:
-    """A fingerprint of the fits a table was computed from (stored tables go stale when fits are added)."""
-    return hashlib.sha1("\n".join(sorted(fits["fit_id"].astype(str))).encode()).hexdigest()[:16]
+def fits_key(run: Run, fits: pd.DataFrame) -> str:
+    """A fingerprint of the fits a table was computed from and of their prediction files (name, size, time):
+    stored tables go stale when fits are added, re-computed or moved aside, or arrive in a bundle."""
+    files = sorted((run.root / "predictions").glob("*.parquet"))
+    stamps = [f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in files]
+    text = "\n".join([*sorted(fits["fit_id"].astype(str)), *stamps])
+    return hashlib.sha1(text.encode()).hexdigest()[:16]
 
 
 def facets(
@@ -383,15 +384,15 @@ def facets(
     return sorted(map(tuple, found.astype(str).to_numpy().tolist()), key=lambda f: (f[0] != "pooled", f))
 
 
-def precompute(
+def precompute_facets(
     run: Run,
     metrics: Sequence[str] = stats.INTERVAL_METRICS,
     test_axes: Iterable[str] | None = (ALL,),
     confidence: float = 0.95,
 ) -> Trust:
     """Bootstrap the facets of ``run`` whose test axis is in ``test_axes`` (default: the experiment's own test
-    cells, what the curves page opens on; None: every axis) and store the tables in the run, with the domain
-    page's opening view of every protocol (:func:`mitoviz.report.domain_trust.precompute_domains`).
+    cells, what the curves page opens on; None: every axis) and store the tables in the run
+    (:func:`mitoviz.report.precompute.precompute` adds the domain page's opening views).
 
     Meant for the end of a run, so that the result pages open large runs without waiting; they read the tables
     back with :func:`stored` as long as the run's fits are unchanged (a facet not stored is computed when
@@ -412,21 +413,18 @@ def precompute(
             if (p, t) == (protocol, train_domain)
         ]
     trust = Trust.concat(found)
-    key = fits_key(fits)
+    key = fits_key(run, fits)
     for name, table in TABLES.items():
         run.write_table(table, getattr(trust, name).assign(fits_key=key))
-    from mitoviz.report.domain_trust import precompute_domains  # it builds on this module
-
-    precompute_domains(run, info, metrics, confidence)
     return trust
 
 
 def stored(run: Run, fits: pd.DataFrame) -> Trust | None:
-    """The tables :func:`precompute` stored, or None when there are none or they predate some of ``fits``."""
+    """The tables :func:`precompute_facets` stored, or None when there are none or they predate some of ``fits``."""
     if not all((run.root / f"{table}.parquet").is_file() for table in TABLES.values()):
         return None
     frames = {name: run.table(table) for name, table in TABLES.items()}
     points = frames["points"]
-    if points.empty or "fits_key" not in points or (points["fits_key"] != fits_key(fits)).any():
+    if points.empty or "fits_key" not in points or (points["fits_key"] != fits_key(run, fits)).any():
         return None
     return Trust(*(frames[name].drop(columns="fits_key", errors="ignore") for name in TABLES))

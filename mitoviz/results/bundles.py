@@ -79,7 +79,8 @@ def bundle_cells(run: Run) -> pd.DataFrame:
 
 
 def export_bundle(run: Run, target: Path) -> Path:
-    """One zip file with the run's manifest, tables and gallery images (never paths of this machine)."""
+    """One zip file with the run's manifest, tables and gallery images. The cell table carries no image paths of
+    this machine (galleries read the bundled images); the manifest keeps the spec and notes as they were."""
     target = Path(target)
     if target.is_dir():
         target = target / f"{run.run_id}{BUNDLE_SUFFIX}"

@@ -27,6 +27,7 @@ from mitoviz.train.method import TrainMethod
 from mitoviz.train.nets import Built, build
 
 FIT_FILE = "fit.json"
+STAGES = {"prob": "predict", "features": "features"}  # progress stage names (``predict uni+lora``)
 WEIGHTS_FILE = "model.safetensors"
 
 
@@ -115,7 +116,7 @@ class TrainedModel:
                     oks.append(ok.numpy())
                     done += len(ok)
                     if reporter is not None:
-                        reporter.update(f"{want} {self.method.method_id}", done, len(rows), "cells")
+                        reporter.update(f"{STAGES[want]} {self.method.method_id}", done, len(rows), "cells")
         finally:
             dataset.close()
         if not outs:

@@ -43,9 +43,7 @@ class FitJob:
 
     def subset(self) -> FitJob:
         """The same job on only the cells it touches (what a cluster task is sent)."""
-        parts = [self.train_rows, self.predict_rows] + (
-            [self.feature_rows] if self.feature_rows is not None else []
-        )
+        parts = [self.train_rows, self.predict_rows] + [r for r in (self.feature_rows, self.val_rows) if r is not None]
         needed = np.unique(np.concatenate([np.asarray(p, dtype=np.int64) for p in parts]))
 
         def remap(rows: np.ndarray | None) -> np.ndarray | None:
@@ -58,6 +56,7 @@ class FitJob:
             train_rows=remap(self.train_rows),
             predict_rows=remap(self.predict_rows),
             feature_rows=remap(self.feature_rows),
+            val_rows=remap(self.val_rows),
         )
 
 

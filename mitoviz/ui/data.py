@@ -21,7 +21,7 @@ from mitoviz.results import ResultsStore, Run
 
 #: Tables a run writes after its fits: (file stem, what the banner calls them when they are missing).
 LATER_TABLES = (("projections", "maps"), ("robustness", "robustness"))
-STORED_STATS = "trust_points"  # written last (report.trust.precompute); pages compute intervals without it
+STORED_STATS = "trust_points"  # written last (report.precompute.precompute); pages compute intervals without it
 RESUME = ("Retry its job on the Jobs page, or run `python -m mitoviz run SPEC --resume`: finished parts are kept, "
           "so it continues where it stopped.")
 

@@ -1,7 +1,7 @@
 """Cached bootstrap tables for the curves and domain pages, keyed by the run and its change stamp.
 
 Only what a page shows is computed (one metric, one protocol, training domain and test axis), so a run in
-progress recomputes as its parts land. Tables that :func:`mitoviz.report.trust.precompute` stored in a
+progress recomputes as its parts land. Tables that :func:`mitoviz.report.precompute.precompute` stored in a
 finished run are read instead, while they still describe the run's fits.
 """
 
@@ -26,7 +26,6 @@ from mitoviz.results import Run
 from mitoviz.ui.data import RunData, guarded
 
 #: Split modes whose test cells share slides with the training cells (the leakage warning).
-LEAKY_SPLITS = ("cell", "fmc")
 
 
 def _stored_stamp(run: Run, tables: Iterable[str] = TABLES.values()) -> float:

@@ -161,7 +161,8 @@ def _watch(run: Run, seen: tuple[object, ...], drawn_at: float, empty: bool) -> 
 
 def run_banners(cfg: Settings, run: Run, data: RunData, state: str) -> None:
     """Partial, stopped, leaky and synthetic runs say so at the head of every results page."""
-    from mitoviz.ui.trust import LEAKY_SPLITS, split_mode
+    from mitoviz.data.splits import LEAKY_SPLITS
+    from mitoviz.ui.trust import split_mode
 
     have = {stem for stem, _ in LATER_TABLES if (run.root / f"{stem}.parquet").exists()}
     note = progress_note(state, data.manifest, len(data.fits), have)

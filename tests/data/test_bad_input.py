@@ -26,6 +26,7 @@ from mitoviz.data.sources import inspect_path, load_dataset
 from mitoviz.errors import DataError, MitovizError, SpecError
 
 from .formats import (
+    AMIBR_ROWS,
     MIDOG22_ROWS,
     SRAnnotation,
     bbox,
@@ -191,6 +192,29 @@ def sqlite_without_class_names(tmp: Path) -> None:
     load_sliderunner(path)
 
 
+def json_same_box_two_labels(tmp: Path) -> Dataset:
+    return load_midog(_json(tmp, [_annotation(), _annotation(id=2, bbox=bbox(300, 300)),
+                                  _annotation(id=3, bbox=bbox(300, 300), category_id=2)]))
+
+
+def sqlite_same_spot_two_labels(tmp: Path) -> Dataset:
+    path = write_sliderunner(
+        tmp / "x.sqlite", [(1, "a.svs", 100, 100)], [(1, "Mitosis"), (2, "Nonmitosis")], [],
+        [SRAnnotation(1, 1, 1, [(50, 5)]), SRAnnotation(2, 1, 1, [(20, 20)]), SRAnnotation(3, 1, 2, [(20, 20)])],
+    )
+    return load_sliderunner(path)
+
+
+def amibr_repeated_row(tmp: Path) -> Dataset:
+    return load_patch_table(write_amibr(tmp, [*AMIBR_ROWS, AMIBR_ROWS[0]], skip_patch=None))
+
+
+def csv_bad_row_after_a_blank_line(tmp: Path) -> Dataset:  # line numbers are the file's, blank lines counted
+    path = write_cell_csv(tmp / "cells.csv", MIDOG22_ROWS)
+    path.write_text(path.read_text() + "\n" + "x,5,1,a.tiff,1,train,t\n")
+    return load_cell_csv(path)
+
+
 def sqlite_cell_outside_slide(tmp: Path) -> Dataset:
     path = write_sliderunner(
         tmp / "x.sqlite", [(1, "a.svs", 100, 100)], [(1, "Mitosis")], [],
@@ -337,7 +361,11 @@ ROW_CASES: list[tuple[Callable[[Path], Dataset], int, dict[str, list[str]], dict
     (bbox_coco_xywh, 1, {}, {"bbox has x2 < x1 or y2 < y1 (COCO [x, y, w, h]? MIDOG boxes are [x1, y1, x2, y2])": ["2"]}),
     (bbox_not_four_numbers, 1, {}, {"no 4-number bbox [x1, y1, x2, y2]": ["2"]}),
     (annotation_without_bbox, 1, {}, {"no 4-number bbox [x1, y1, x2, y2]": ["2"]}),
-    (json_duplicate_ids, 2, {"id repeats in the file: later rows get a #n suffix": ["mitoviz-test:7"]}, {}),
+    (json_duplicate_ids, 2, {"id repeats in the file: later rows get a #n suffix": ["7"]}, {}),
+    (json_same_box_two_labels, 1, {}, {"one position with two different labels": ["2", "3"]}),
+    (sqlite_same_spot_two_labels, 1, {}, {"one position with two different labels": ["2", "3"]}),
+    (amibr_repeated_row, 6, {}, {"exact duplicate of another row": ["line 8"]}),
+    (csv_bad_row_after_a_blank_line, 5, {}, {"no position (x/y missing or not numbers)": ["line 8"]}),
     (sqlite_cell_outside_slide, 1, {}, {OUTSIDE_FAR: ["2"]}),
     (csv_conflicting_duplicates, 4, {}, {"one position with two different labels": ["line 2", "line 7"]}),
     (csv_bad_coordinates, 5, {}, {"no position (x/y missing or not numbers)": ["line 7"]}),

@@ -159,3 +159,24 @@ def test_headless_amibr_experiment_runs_cross_source_and_the_external_set(amibr_
     own = metrics[metrics["test_axis"] == "all"]
     assert (own["n"] < 40).all()  # the experiment's own test cells only, never the external ones
     assert run.manifest()["axes"][-1] == "dataset"
+
+
+def test_fold_validation_cells_stay_inside_the_training_domain() -> None:
+    cells = _cells(600).assign(scanner=lambda c: np.array(["A", "B", "C"])[c.index % 3])
+    spec = ExperimentSpec.from_dict({"name": "f", "datasets": ["x"], "encoders": ["e"], "budgets": ["100%"],
+                                     "seeds": [7], "folds": 3, "protocols": ["lodo:scanner", "cross:scanner"]})
+    fits, _ = plan_fits(cells, spec)
+    scanner = cells["scanner"].to_numpy()
+    for fit in fits:
+        assert set(scanner[fit.val]) == set(scanner[fit.train]), (fit.protocol, fit.train_domain)
+        assert not set(fit.val) & set(fit.train) and not set(fit.val) & set(fit.test)
+
+
+def test_a_run_is_not_resumed_on_changed_data(amibr_roots: Settings) -> None:
+    from mitoviz.experiment.run import run_experiment
+
+    spec = _amibr_spec(missing_images="drop", protocols=["pooled"])
+    run = run_experiment(spec, amibr_roots)
+    next((amibr_roots.data_roots[0] / "AMi-Br" / "patches" / "normal").iterdir()).unlink()
+    with pytest.raises(DataError, match="The data changed since run"):
+        run_experiment(spec, amibr_roots, run_id=run.run_id)

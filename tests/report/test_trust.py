@@ -168,7 +168,7 @@ def test_precomputed_tables_are_read_back_until_fits_change(tmp_path: Path) -> N
     run = write_run(tmp_path)
     fits = trust.labelled(run.fits())
     assert trust.stored(run, fits) is None
-    made = trust.precompute(run, ("balanced_accuracy",))  # by default the facets the page opens on
+    made = trust.precompute_facets(run, ("balanced_accuracy",))  # by default the facets the page opens on
     assert set(made.points["test_axis"]) == {"all"}
     assert set(zip(made.points["protocol"], made.points["train_domain"], strict=True)) == {
         ("pooled", "all"),

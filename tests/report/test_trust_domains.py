@@ -10,6 +10,7 @@ from mitoviz.evaluate import stats
 from mitoviz.report import joined, trust
 from mitoviz.report.domain_trust import domain_trust, stored_domains
 from mitoviz.report.domains import domain_drop, own_datasets, with_domain_intervals
+from mitoviz.report.precompute import precompute
 from tests.report.runs import write_run
 from tests.report.test_trust import LABELS, direct
 
@@ -124,7 +125,7 @@ def test_precompute_stores_the_domain_pages_opening_views(tmp_path, trust_tables
     run = write_run(tmp_path)
     fits = trust.labelled(run.fits())
     assert stored_domains(run, fits) is None
-    trust.precompute(run, ("balanced_accuracy", "auroc"))
+    precompute(run, ("balanced_accuracy", "auroc"))
     cells, drops = stored_domains(run, fits)
     views = set(zip(cells["protocol"], cells["test_axis"], strict=True))
     assert views == {("cross:scanner", "scanner"), ("pooled", "dataset")}  # each protocol's opening test axis

@@ -67,3 +67,14 @@ def test_cancelling_a_dask_fit_stops_the_task_and_keeps_its_checkpoint(client, s
 def test_cuda_fits_ask_for_a_gpu_worker_only_where_one_is_declared(client):
     assert task_resources(client, "cuda") == {"GPU": 1}
     assert task_resources(client, "cpu") is None
+
+
+def test_a_jobs_subset_keeps_every_row_set_on_the_same_cells(slide_cells):
+    y = (slide_cells["label"] == "mitotic figure").to_numpy().astype(int)
+    job = FitJob(TrainMethod.cpu_cnn(), slide_cells, np.array([0, 1, 2]), y, np.array([9, 8, 7]),
+                 feature_rows=np.array([1, 5]), val_rows=np.array([4, 3]))
+    sub = job.subset()
+    ids, sub_ids = slide_cells["cell_id"].to_numpy(), sub.cells["cell_id"].to_numpy()
+    for rows in ("train_rows", "predict_rows", "feature_rows", "val_rows"):
+        assert list(sub_ids[getattr(sub, rows)]) == list(ids[getattr(job, rows)]), rows
+    assert list(sub.labels) == list(y[np.unique([0, 1, 2, 9, 8, 7, 1, 5, 4, 3])])

@@ -95,8 +95,8 @@ def test_choosing_methods_facets_and_a_metric_without_interval(home: Path, monke
 
 def test_the_page_reads_precomputed_tables(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     run: Run = write_run(tmp_path)
-    made = trust.precompute(run, ("balanced_accuracy",), test_axes=["all"])
-    points = made.points.assign(low=0.123, fits_key=trust.fits_key(run.fits()))  # a marker only the table has
+    made = trust.precompute_facets(run, ("balanced_accuracy",), test_axes=["all"])
+    points = made.points.assign(low=0.123, fits_key=trust.fits_key(run, run.fits()))  # a marker only the table has
     run.write_table("trust_points", points)
     monkeypatch.setenv("MITOVIZ_HOME", str(tmp_path))
     at = page(tmp_path, "views/curves.py", run.run_id)

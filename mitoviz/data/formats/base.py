@@ -70,20 +70,29 @@ def dataset_name(path: Path) -> str:
 
 
 def read_csv(file: Path, what: str) -> pd.DataFrame:
-    """A CSV as strings (``;``-separated files too), header cleaned; DataError when unreadable or empty."""
+    """A CSV as strings (``;``-separated files too), header cleaned; DataError when unreadable or empty.
+
+    Blank lines are dropped but counted: row ``i`` of the table is line ``i + 2`` of the file (:func:`line_ids`).
+    """
     try:
-        table = pd.read_csv(file, dtype=str, keep_default_na=False)
+        table = pd.read_csv(file, dtype=str, keep_default_na=False, skip_blank_lines=False)
         if len(table.columns) == 1 and ";" in str(table.columns[0]):
-            table = pd.read_csv(file, sep=";", dtype=str, keep_default_na=False)
+            table = pd.read_csv(file, sep=";", dtype=str, keep_default_na=False, skip_blank_lines=False)
     except pd.errors.EmptyDataError as exc:
         raise DataError(f"{file} is empty.", f"Point at {what} with a header row and one row per entry.") from exc
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise DataError(f"{file} is not a readable CSV file: {exc}.", "Check the file; it may be truncated.") from exc
     table.columns = [str(c).strip() for c in table.columns]
     table = table.drop(columns=[c for c in table.columns if c == "" or c.startswith("Unnamed:")])
+    table = table[(table != "").any(axis=1)]  # blank lines go; the index keeps each row's place in the file
     if table.empty:
         raise DataError(f"{file} has a header but no rows: the data set is empty.", f"Point at {what} with rows.")
     return table
+
+
+def line_ids(table: pd.DataFrame) -> list[str]:
+    """``line N`` of each row of a :func:`read_csv` table, as a text editor numbers the file's lines."""
+    return [f"line {i + 2}" for i in table.index]
 
 
 def first_folder_with(candidates: Iterable[Path], names: list[str]) -> Path | None:

@@ -25,6 +25,7 @@ from mitoviz.data.formats.base import (
     dataset_name,
     fill_domains,
     first_folder_with,
+    line_ids,
     missing_files,
     read_csv,
     require_file,
@@ -131,12 +132,11 @@ def load_cell_csv(
         )
     name = name or (preset.name if preset else dataset_name(file))
     ingest = Ingest(file)
-    table = table.assign(row_id=[f"line {i + 2}" for i in range(len(table))], filename=table["filename"].map(clean))
+    table = table.assign(row_id=line_ids(table), filename=table["filename"].map(clean))
     table = _labels(file, table, label_coding, ingest)
     no_file = table["filename"] == ""
     ingest.skip("no filename", table.loc[no_file, "row_id"])
     table = ingest.positions(table[~no_file])
-    table = ingest.conflicts(table, ["filename", "x", "y"])
 
     folder = Path(images_dir).expanduser().resolve() if images_dir is not None else (
         first_folder_with([file.parent / "images", file.parent, file.parent.parent / "images",

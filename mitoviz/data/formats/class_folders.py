@@ -18,7 +18,7 @@ import pandas as pd
 from mitoviz.data import vocab
 from mitoviz.data.cells import Dataset
 from mitoviz.data.formats.base import IMAGE_SUFFIXES, Format, PathLike, dataset_name, fill_domains, read_csv
-from mitoviz.data.ingest import Ingest
+from mitoviz.data.ingest import Ingest, rater_columns
 from mitoviz.data.vocab import clean
 from mitoviz.errors import DataError
 
@@ -44,7 +44,7 @@ def _votes_file(root: Path, preset: DatasetPreset | None) -> Path | None:
     return next((d / n for n in names for d in (root, root.parent) if (d / n).is_file()), None)
 
 
-def _votes(file: Path, names: pd.Series, labels: pd.Series, ingest: Ingest) -> tuple[list[str], list[float]]:
+def _votes(file: Path, names: pd.Series, labels: pd.Series, ingest: Ingest) -> dict[str, list[object]]:
     """Rater votes per image from a ``Filename, Expert_1 …, Majority`` table (matched by file name or stem)."""
     table = read_csv(file, "the expert votes table")
     cols = {c.lower(): c for c in table.columns}
@@ -57,15 +57,11 @@ def _votes(file: Path, names: pd.Series, labels: pd.Series, ingest: Ingest) -> t
     for row in table[[key, *experts]].itertuples(index=False):
         cast = [vocab.label_from_class_name(v) or clean(v).lower() for v in row[1:] if clean(v)]
         by_name[clean(row[0])] = by_name[Path(clean(row[0])).stem] = cast
-    votes, agreement, unmatched = [], [], 0
-    for name, label in zip(names, labels, strict=True):
-        cast = by_name.get(name) or by_name.get(Path(name).stem) or []
-        unmatched += not cast
-        votes.append(";".join(cast))
-        agreement.append(sum(v == label for v in cast) / len(cast) if cast else np.nan)
+    votes = [by_name.get(name) or by_name.get(Path(name).stem) or [] for name in names]
+    unmatched = sum(not cast for cast in votes)
     ingest.note(f"Rater votes of {len(experts)} experts from {file.name}"
                 + (f"; {unmatched} image(s) have no row there." if unmatched else "."))
-    return votes, agreement
+    return rater_columns(votes, labels)
 
 
 def load_class_folders(root: PathLike, preset: DatasetPreset | None = None, name: str | None = None) -> Dataset:
@@ -93,8 +89,7 @@ def load_class_folders(root: PathLike, preset: DatasetPreset | None = None, name
                 "slide and a slide-level split is a patch-level split.")
     votes_file = _votes_file(root, preset)
     if votes_file is not None:
-        frame["rater_votes"], frame["agreement"] = _votes(votes_file, frame["image"].map(lambda p: Path(p).name),
-                                                          frame["label"], ingest)
+        frame = frame.assign(**_votes(votes_file, frame["image"].map(lambda p: Path(p).name), frame["label"], ingest))
     frame = fill_domains(ingest, frame, preset, frame["image"].map(lambda p: Path(p).name))
     return ingest.finish(name, frame)
 

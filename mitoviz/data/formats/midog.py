@@ -24,11 +24,12 @@ from mitoviz.data.formats.base import (
     dataset_name,
     fill_domains,
     first_folder_with,
+    line_ids,
     missing_files,
     read_csv,
     require_file,
 )
-from mitoviz.data.ingest import Ingest
+from mitoviz.data.ingest import Ingest, rater_columns
 from mitoviz.data.vocab import clean
 from mitoviz.errors import DataError
 
@@ -75,16 +76,13 @@ def read_split_csv(path: PathLike, ingest: Ingest | None = None) -> dict[int, Sl
 
     tumours, scanners = column("tumor", vocab.canonical_tumor), column("scanner", vocab.canonical_scanner)
     species, origins = column("species", vocab.canonical_species), column("origin")
+    splits = ingest.splits(table[columns["dataset"]], pd.Series(line_ids(table), index=table.index))
     out: dict[int, SlideInfo] = {}
-    for row, (slide, split) in enumerate(zip(table[columns["slide"]], table[columns["dataset"]], strict=True)):
+    for row, slide in enumerate(table[columns["slide"]]):
         key = vocab.midog_id(slide)
         if key is None:
             raise DataError(f"{file} row {row + 2}: slide {slide!r} is not an image id.", "Use ids such as 1 or 001.tiff.")
-        try:
-            split_name = vocab.canonical_split(split)
-        except ValueError:
-            raise DataError(f"{file} row {row + 2}: split {split!r} is not train or test.", "Fix the Dataset column.") from None
-        out[key] = SlideInfo(split_name, tumours[row], scanners[row], origins[row], species[row])
+        out[key] = SlideInfo(splits.iloc[row], tumours.iloc[row], scanners.iloc[row], origins.iloc[row], species.iloc[row])
     return out
 
 
@@ -194,9 +192,7 @@ def _votes(frame: pd.DataFrame, names: dict[int, str], labels: dict[int, str | N
         return labels.get(cid) or names.get(cid, "").lower() or f"class {cid}"
 
     votes = frame["_votes"].map(lambda vs: [vote_name(v) for v in vs])
-    agreement = [sum(n == lab for n in vs) / len(vs) if vs else float("nan")
-                 for vs, lab in zip(votes, frame["label"], strict=True)]
-    return frame.drop(columns="_votes").assign(rater_votes=votes.map(";".join), agreement=agreement)
+    return frame.drop(columns="_votes").assign(**rater_columns(votes, frame["label"]))
 
 
 def load_midog(
@@ -233,7 +229,6 @@ def load_midog(
     frame = _rows(data, names, labels, images, name, ingest)
     if not frame.empty:
         frame = ingest.positions(_votes(frame, names, labels, ingest))
-        frame["cell_id"] = ingest.unique_ids(frame["cell_id"])
     annotated = sorted(set(frame["image_id"])) if not frame.empty else []
     folder = Path(images_dir) if images_dir is not None else (
         first_folder_with([file.parent / "images", file.parent, file.parent.parent / "images"],

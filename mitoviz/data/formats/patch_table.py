@@ -27,11 +27,12 @@ from mitoviz.data.formats.base import (
     PathLike,
     dataset_name,
     fill_domains,
+    line_ids,
     missing_files,
     read_csv,
     require_file,
 )
-from mitoviz.data.ingest import Ingest
+from mitoviz.data.ingest import Ingest, rater_columns
 from mitoviz.data.vocab import ATYPICAL, NORMAL, clean
 from mitoviz.errors import DataError
 
@@ -110,7 +111,7 @@ def load_patch_table(
     folder = Path(patches_dir).expanduser().resolve() if patches_dir is not None else (
         file.parent / "patches" if (file.parent / "patches").is_dir() else file.parent)
     ingest = Ingest(file)
-    table = table.assign(row_id=[f"line {i + 2}" for i in range(len(table))])
+    table = table.assign(row_id=line_ids(table))
     lower = {c.lower() for c in table.columns}
     if image_column is None and all(c in lower for c in AMIBR_COLUMNS):
         _pick(table, label_column, LABEL_COLUMNS, "label", file)
@@ -163,15 +164,13 @@ def _generic(file: Path, table: pd.DataFrame, folder: Path, name: str, label_map
     relative = table[image_col].map(clean)
     ingest.skip("no image path", table.loc[relative == "", "row_id"])
     table, relative = table[relative != ""], relative[relative != ""]
-    table = ingest.conflicts(table.assign(_path=relative), ["_path"])
-    relative = table["_path"]
     paths = [Path(p) if Path(p).is_absolute() else folder / p for p in relative]
     stems = [p.with_suffix("").name for p in paths]
     keys = stems if len(set(stems)) == len(stems) else [Path(r).with_suffix("").as_posix() for r in relative]
     frame = pd.DataFrame({"cell_id": [f"{name}:{k}" for k in keys], "dataset": name,
                           "image": [str(p) for p in paths], "x": np.nan, "y": np.nan,
                           "label": table["label"].to_numpy(), "row_id": table["row_id"].to_numpy()})
-    used = {image_col, label_col, "row_id", "_path"}
+    used = {image_col, label_col, "row_id"}
     for column, aliases in COLUMN_ALIASES.items():
         source = _pick(table, None, aliases, column, file)
         if source is not None:
@@ -249,12 +248,9 @@ def _amibr_domains(row_id: pd.Series, slide: pd.Series, source: pd.Series, inges
 
 
 def _amibr_votes(table: pd.DataFrame, raters: list[str]) -> dict[str, list[object]]:
-    votes, agreement = [], []
-    for row, label in zip(table[raters].itertuples(index=False), table["label"], strict=True):
-        names = [ATYPICAL if b else NORMAL for b in (as_bool(v) for v in row) if b is not None]
-        votes.append(";".join(names))
-        agreement.append(sum(n == label for n in names) / len(names) if names else np.nan)
-    return {"rater_votes": votes, "agreement": agreement}
+    votes = [[ATYPICAL if b else NORMAL for b in (as_bool(v) for v in row) if b is not None]
+             for row in table[raters].itertuples(index=False)]
+    return rater_columns(votes, table["label"])
 
 
 def _amibr_split(file: Path, table: pd.DataFrame, source: pd.Series, uid: pd.Series, ingest: Ingest

@@ -26,7 +26,7 @@ from mitoviz.data.formats.base import (
     missing_files,
     require_file,
 )
-from mitoviz.data.ingest import Ingest
+from mitoviz.data.ingest import Ingest, rater_columns
 from mitoviz.data.vocab import label_from_class_name
 from mitoviz.errors import DataError
 
@@ -219,7 +219,8 @@ def load_sliderunner(
     frame["dataset"] = name
     frame = _attach_votes(frame, votes, labels, class_names)
     frame = fill_domains(ingest, frame, preset, frame["filename"])
-    frame = frame.drop(columns=["uid", "filename", "agreedClass", "n"] + [c for c in ("type", "deleted") if c in frame])
+    frame = frame.rename(columns={"uid": "row_id"}).drop(
+        columns=["filename", "agreedClass", "n"] + [c for c in ("type", "deleted") if c in frame])
 
     unannotated = sorted(set(slide_names.values()) - set(used))
     missing = missing_files(folder / fn for fn in used)
@@ -381,12 +382,8 @@ def _attach_votes(
     classes = pd.to_numeric(votes["class"], errors="coerce").to_numpy(dtype=float)
     for anno, cid in zip(votes["annoId"].to_numpy(), classes, strict=True):
         by_annotation.setdefault(int(anno), []).append(vote_name(cid))
-    rater_votes, agreement = [], []
-    for uid, label in zip(frame["uid"].to_numpy(), frame["label"].to_numpy(), strict=True):
-        cast = by_annotation.get(int(uid), [])
-        rater_votes.append(";".join(cast))
-        agreement.append(sum(n == label for n in cast) / len(cast) if cast else np.nan)
-    return frame.assign(rater_votes=rater_votes, agreement=agreement)
+    votes = [by_annotation.get(int(uid), []) for uid in frame["uid"].to_numpy()]
+    return frame.assign(**rater_columns(votes, frame["label"]))
 
 
 def _sniff(path: Path) -> bool:
