@@ -133,13 +133,6 @@ def _pick(cfg: Settings, key: str = "run") -> tuple[Run, dict] | None:
     return store.get(choice), runs[ids.index(choice)]
 
 
-def run_picker(cfg: Settings, key: str = "run") -> Run | None:
-    """Pick a stored run; the choice lives in the URL (``?run=``) so a reload keeps it. Interrupted and damaged
-    runs are listed (a damaged one opens on what is wrong with it) but never chosen by default."""
-    picked = _pick(cfg, key)
-    return picked[0] if picked else None
-
-
 def _live(run: Run) -> tuple[object, ...]:
     """What the watcher compares: the run's content and its status as the listing shows it."""
     try:
