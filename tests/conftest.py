@@ -97,7 +97,8 @@ def real_slide() -> Path:
 @pytest.fixture(scope="session")
 def results_home(tmp_path_factory: pytest.TempPathFactory, small_demo: Path) -> tuple[Path, str]:
     """A home folder with one finished demo-like run, built once per session and shared by the page tests
-    (tests/ui) and the browser tests (tests/e2e): two frozen encoders and the end-to-end CNN, two budgets, two
+    (tests/ui) and the browser tests (tests/e2e): two frozen encoders, LoRA on the random ViT and the
+    end-to-end CNN, two budgets, two
     seeds, pooled and cross-scanner protocols, PCA maps; the demo's rater votes. Tests read it (building a
     bundle adds gallery images to it); one that changes the run works on a copy."""
     from mitoviz.experiment.run import run_experiment
@@ -111,5 +112,7 @@ def results_home(tmp_path_factory: pytest.TempPathFactory, small_demo: Path) -> 
         "patch_size": 64, "projection": "pca", "on_budget_overflow": "cap",
         "e2e": {"arch": "resnet18", "input_size": 16, "extent": 32, "epochs": 1, "samples_per_epoch": 16,
                 "batch_size": 8, "pretrained": "none"},
+        "trained": [{"preset": "fmc-lora", "encoder": "random-vits16", "epochs": 1, "samples_per_epoch": 8,
+                     "batch_size": 8, "patience": 0, "scheduler": "none", "val_max_cells": 8}],
     })
     return home, run_experiment(spec, settings).run_id

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import io
 import re
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -210,8 +211,9 @@ def _map_fit(plan: Plan) -> int:
 def trained_stage(plan: Plan, run: Run, method: TrainMethod, settings: Settings, device: str, reporter: Reporter,
                   landed: Callable[[], None] = lambda: None) -> Embedding | None:
     """Train ``method`` once per fit (the CNN, LoRA or fine-tuning), each fit its own part with its own
-    checkpoint folder, so a killed worker resumes mid-fit and a resumed run skips finished fits.
-    Returns the tuned features of one fit (for the maps), or None."""
+    checkpoint folder, so a killed worker resumes mid-fit and a resumed run skips finished fits. The mapped fit
+    (pooled, largest budget) keeps its saved adapter or weights in ``training/<part>/model``.
+    Returns the tuned features of that fit (for the maps), or None."""
     from mitoviz.train import FitJob, run_fit, run_fit_on_dask
 
     y = positives(plan)
@@ -244,12 +246,23 @@ def trained_stage(plan: Plan, run: Run, method: TrainMethod, settings: Settings,
         if outcome.features is not None:
             features = _store_features(folder, outcome.features)
         run.append(part, fit_row, metrics, predictions)
+        _tidy(folder, keep_model=fit.fit == map_fit)
         landed()
     staged.update_counts(len(plan.fits), len(plan.fits))
     if features is None:
         return None
     ok = np.isfinite(features).all(axis=1)
     return features, ok, f"{run.run_id}:{name}:fit{map_fit:05d}"
+
+
+def _tidy(folder: Path, keep_model: bool) -> None:
+    """A landed fit needs no checkpoint; of its saved weights only the mapped fit's are kept (one adapter or
+    network per method: a ResNet-50 saved for each of a thousand fits would fill a disk)."""
+    from mitoviz.train.task import CHECKPOINT_DIR, MODEL_DIR
+
+    shutil.rmtree(folder / CHECKPOINT_DIR, ignore_errors=True)
+    if not keep_model:
+        shutil.rmtree(folder / MODEL_DIR, ignore_errors=True)
 
 
 def _store_features(folder: Path, features: np.ndarray) -> np.ndarray:

@@ -109,19 +109,21 @@ def test_end_to_end_cnn_runs_under_the_same_splits(small_demo, settings):
 
 def test_probe_lora_and_cnn_share_fits_and_land_in_one_run(small_demo, settings):
     spec = _spec(small_demo, encoders=["handcrafted"], classifiers=["logreg"], protocols=["pooled"], seeds=[0],
-                 budgets=[5], trained=[{"preset": "fmc-lora", "encoder": "random-vits16", "epochs": 1,
+                 budgets=[3, 5], trained=[{"preset": "fmc-lora", "encoder": "random-vits16", "epochs": 1,
                                         "samples_per_epoch": 16, "batch_size": 8, "patience": 0},
                                        {"preset": "cpu-cnn", "epochs": 1}])
     run = run_experiment(spec, settings)
     fits = run.fits().set_index("method")
     assert set(fits["kind"]) == {"probe", "lora", "e2e"}
-    lora = fits.loc["random-vits16+lora"]
+    lora = fits.loc["random-vits16+lora"].iloc[0]
     assert 0 < lora["trainable_params"] < lora["total_params"] / 10 and lora["encoder"] == "random-vits16"
-    assert fits["n_train"].nunique() == 1  # the same training cells for every method
+    assert fits.groupby("budget")["n_train"].nunique().eq(1).all()  # the same training cells for every method
     preds = run.predictions()
-    assert preds.groupby("fit_id")["cell"].apply(lambda c: tuple(sorted(c))).nunique() == 1
-    adapter = next((run.root / "training").glob("random-vits16_lora__fit*/model/adapter_model.safetensors"))
-    assert adapter.stat().st_size > 0
+    assert preds.groupby("fit_id")["cell"].apply(lambda c: tuple(sorted(c))).nunique() == 1  # and test cells
+    (adapter,) = (run.root / "training").glob("random-vits16_lora__fit*/model/adapter_model.safetensors")
+    assert adapter.stat().st_size > 0  # kept for the mapped fit (largest budget) only
+    assert len(list((run.root / "training").glob("*/model"))) == 2  # one LoRA adapter, one CNN
+    assert not list((run.root / "training").glob("*/checkpoint"))  # landed fits need no checkpoint
     assert {"handcrafted", "random-vits16+lora", "e2e-small-cnn"} <= set(run.projections()["encoder"])
 
 

@@ -49,7 +49,7 @@ def test_a_brushed_selection_shows_stratified_counts_and_pages(app, results_home
 def test_palette_colours_and_a_trained_methods_map(app, results_home):  # noqa: F811
     home, run_id = results_home
     maps = ResultsStore(home / "results").get(run_id).projections()
-    assert set(maps["encoder"]) == {"handcrafted", "random-vits16", "e2e-resnet18"}  # the CNN's own features too
+    assert set(maps["encoder"]) == {"handcrafted", "random-vits16", "e2e-resnet18", "random-vits16+lora"}  # tuned too
     at = app(PAGE, home, run=run_id)
     _no_exception(at)
     features = next(s for s in at.selectbox if s.label == "Features of")

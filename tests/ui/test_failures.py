@@ -62,7 +62,7 @@ def test_agreement_chart_filters_and_explained_cards(app, results_home):  # noqa
     # the chart: every method at every agreement level present, error rates with their intervals
     (chart,) = [s for s in _specs(at) if _rows(s, "level")]
     rows = _rows(chart, "level")
-    assert {r["label"] for r in rows} == {"handcrafted", "random-vits16", "e2e-resnet18 (end-to-end)"}
+    assert {r["label"] for r in rows} == {"handcrafted", "random-vits16", "random-vits16+lora", "e2e-resnet18 (end-to-end)"}
     assert {r["level"] for r in rows} == {"all agree", "split"}  # the demo's raters: 2 agree, or 3 split 2:1
     assert all(0 <= r["low"] <= r["error"] <= r["high"] <= 1 for r in rows)
     assert chart["layer"][0]["encoding"]["y"]["scale"]["domain"][0] == 0  # the axis starts at zero
@@ -77,7 +77,8 @@ def test_agreement_chart_filters_and_explained_cards(app, results_home):  # noqa
     # each card: the patch, an explained table (no bare "P"), the decision rule stated under the gallery
     frames = [df.value for df in errors_tab.dataframe]
     assert frames and all(list(f.columns) == ["method", "P(mitotic figure)", "call"] for f in frames)
-    assert all(set(f["method"]) == {"handcrafted (frozen)", "random-vits16 (frozen)", "e2e-resnet18 (end-to-end)"}
+    assert all(set(f["method"]) == {"handcrafted (frozen)", "random-vits16 (frozen)", "random-vits16+lora",
+                                     "e2e-resnet18 (end-to-end)"}
                for f in frames)
     assert all(c.startswith(("✓ ", "✗ ")) for f in frames for c in f["call"])
     assert any("P(mitotic figure) > 0.5" in c.value and "exactly 0.5" in c.value for c in errors_tab.caption)

@@ -57,6 +57,25 @@ def test_result_pages_say_what_to_do_without_results(app, mitoviz_home, page):
     assert not at.get("vega_lite_chart")
 
 
+def _shown_text(at: AppTest) -> str:
+    """Everything a results page shows as text: prose, widget choices, table cells and chart data."""
+    parts = [e.value for kind in ("markdown", "caption", "info", "warning", "subheader") for e in at.get(kind)]
+    parts += [str(o) for kind in ("selectbox", "multiselect", "radio") for w in at.get(kind) for o in w.options]
+    parts += [df.value.to_csv() for df in at.dataframe]
+    parts += [table.to_csv() for spec in _specs(at) for table in spec["tables"]]
+    return "\n".join(parts)
+
+
+@pytest.mark.parametrize("page", [p.path for p in pages.RESULTS])
+def test_every_results_page_shows_frozen_lora_and_cnn_methods(app, results_home, page):
+    home, run_id = results_home
+    at = app(page, home, run=run_id)
+    _no_exception(at)
+    text = _shown_text(at)
+    for method in ("handcrafted", "random-vits16", "random-vits16+lora", "e2e-resnet18"):
+        assert method in text, f"{page} never shows {method}"
+
+
 def test_home_lists_presets_encoders_and_the_demo(app, mitoviz_home):
     at = app(pages.HOME.path, mitoviz_home)
     _no_exception(at)
@@ -76,7 +95,7 @@ def test_curves_chart_carries_every_method_and_budget(app, results_home):
     _no_exception(at)
     spec = _specs(at)[0]  # the curves; the paired comparison and the matrix follow
     rows = _rows(spec, "label")
-    assert {r["label"] for r in rows} == {"handcrafted", "random-vits16", "e2e-resnet18 (end-to-end)"}
+    assert {r["label"] for r in rows} == {"handcrafted", "random-vits16", "random-vits16+lora", "e2e-resnet18 (end-to-end)"}
     assert {r["budget"] for r in rows} == {"2/class", "5/class"}
     assert all(0 <= r["mean"] <= 1 for r in rows) and all(r["n_seeds"] == 2 for r in rows)
     assert spec["spec"]["layer"][1]["encoding"]["x"]["scale"]["type"] == "log"
@@ -99,7 +118,7 @@ def test_domain_page_shows_matrix_drop_and_robustness(app, results_home):
     assert {r["train_domain"] for r in handcrafted} == {"Simulated scanner A", "Simulated scanner B",
                                                          "Simulated scanner C"}
     assert len(handcrafted) == 9 and sum(r["in_domain"] for r in handcrafted) == 3
-    assert {r["label"] for r in heat} == {"handcrafted", "random-vits16", "e2e-resnet18 (end-to-end)"}
+    assert {r["label"] for r in heat} == {"handcrafted", "random-vits16", "random-vits16+lora", "e2e-resnet18 (end-to-end)"}
     drop = [_rows(s, "drop") for s in specs if _rows(s, "drop")]
     assert drop and {r["label"] for r in drop[0]} >= {"handcrafted", "random-vits16"}
     ri = next(df.value for df in at.dataframe if "confounder" in df.value.columns)
@@ -153,9 +172,9 @@ def test_failure_gallery_shows_the_most_confidently_wrong_cells(app, results_hom
     assert len(errors_tab.get("image")) == min(12, n_wrong)
     probs = [df.value for df in errors_tab.dataframe]
     assert probs and all("call" in p.columns for p in probs)
-    assert {p.columns[0] for p in probs} == {"method"} and all(len(p) == 3 for p in probs)  # 2 encoders + CNN
+    assert {p.columns[0] for p in probs} == {"method"} and all(len(p) == 4 for p in probs)  # 2 encoders + LoRA + CNN
     patterns = next((c.value for c in compare_tab.caption if "cells" in c.value), "")
-    assert "frozen all wrong, CNN right" in patterns or "CNN wrong, frozen all right" in patterns
+    assert "frozen all wrong, trained right" in patterns or "trained wrong, frozen all right" in patterns
     at.toggle[0].set_value(True).run()
     _no_exception(at)
     assert len(at.tabs[0].get("image")) == min(12, n_wrong)

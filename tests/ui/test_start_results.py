@@ -51,6 +51,12 @@ def variant(results_home: tuple[Path, str], where: Path, keep: tuple[str, ...] |
     return where, run
 
 
+def _planned(home: Path) -> int:
+    """Fits the shared demo run planned (probes, LoRA and CNN)."""
+    (manifest,) = (home / "results").glob("*/manifest.json")
+    return json.loads(manifest.read_text())["n_fits_planned"]
+
+
 def running() -> dict:
     """Manifest fields of a run owned by a live process (this one), beating now."""
     return {"status": "running", "owner": this_process(), "heartbeat": time.time()}
@@ -111,7 +117,7 @@ def test_a_partial_run_says_so_and_watches_for_new_parts(results_home, tmp_path,
     home, run = variant(results_home, tmp_path, keep=("handcrafted__logreg",), later=False, **running())
     at = render(home, pages.CURVES, monkeypatch, run=run.run_id)
     (banner,) = [i.value for i in at.info if "Partial run" in i.value]
-    assert "16 of 48 fits landed" in banner and "maps and robustness not computed yet" in banner
+    assert f"16 of {_planned(home)} fits landed" in banner and "maps and robustness not computed yet" in banner
     assert any("still going" in c.value for c in at.sidebar.caption)  # the watcher fragment is on
     assert not [link for link in at.get("page_link") if "its job" in link.proto.label.lower()]  # none wrote it
     rows = [pa.ipc.open_stream(d.data.data).read_pandas() for d in at.get("vega_lite_chart")[0].proto.datasets]
@@ -129,7 +135,7 @@ def test_a_cancelled_run_says_what_happened_and_how_to_resume(results_home, tmp_
     home, run = variant(results_home, tmp_path, keep=("handcrafted__logreg",), status="cancelled")
     at = render(home, pages.DOMAINS, monkeypatch, run=run.run_id)
     (warning,) = [w.value for w in at.warning if "cancelled" in w.value]
-    assert "16 of 48 fits landed" in warning and "Retry its job" in warning
+    assert f"16 of {_planned(home)} fits landed" in warning and "Retry its job" in warning
 
 
 @pytest.mark.parametrize("page", pages.RESULTS, ids=lambda p: p.url_path)
@@ -154,5 +160,5 @@ def test_the_picker_opens_on_the_newest_complete_run_and_marks_the_others(result
     at = render(where, pages.CURVES, monkeypatch)
     picker = at.sidebar.selectbox[0]
     assert picker.value == old_id
-    assert "partial (16 of 48 fits)" in picker.format_func(newer) and "partial" not in picker.format_func(old_id)
+    assert f"partial (16 of {_planned(home)} fits)" in picker.format_func(newer) and "partial" not in picker.format_func(old_id)
     assert at.query_params["run"] == old_id
