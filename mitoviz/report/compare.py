@@ -42,6 +42,8 @@ PAIRED_COLUMNS = [
     "per_seed",
     "verdict",
 ]
+_DERIVED = ("n_train", "real", "seeds", "per_seed", "verdict")
+_FROM_PAIRS = [c for c in PAIRED_COLUMNS if c not in _DERIVED]
 REAL, CHANCE, NOT_COMPARED = (
     "real (interval excludes 0)",
     "could be chance (interval includes 0)",
@@ -105,22 +107,7 @@ def paired(
         ]
         rows.append(
             {
-                **pair[
-                    [
-                        "protocol",
-                        "train_domain",
-                        "test_axis",
-                        "test_domain",
-                        "metric",
-                        "a",
-                        "b",
-                        "budget",
-                        "difference",
-                        "low",
-                        "high",
-                        "p_value",
-                    ]
-                ].to_dict(),
+                **pair[_FROM_PAIRS].to_dict(),
                 "n_train": float(used["n_train"].mean()),
                 "real": difference.excludes_zero,
                 "seeds": ", ".join(str(s) for s in seeds["seed"]),
