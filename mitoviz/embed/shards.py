@@ -52,7 +52,8 @@ class PatchDataset(Dataset):
         i = index - self.offset
         try:
             pixels = _process_reader().read(self.images[i], self.xs[i], self.ys[i], self.patch)
-            return index, torch.from_numpy(np.ascontiguousarray(pixels)), True
+            writable = np.require(pixels, requirements=["C", "W"])  # cached patches are read-only
+            return index, torch.from_numpy(writable), True
         except PatchError:
             return index, torch.full((self.patch.size, self.patch.size, 3), 255, dtype=torch.uint8), False
 

@@ -27,6 +27,7 @@ def _embed(cells, settings, counted, **kw):
     return embed(cells, "handcrafted", PATCH, settings, "cpu", encoder=counted.model, batch_size=16, num_workers=0, **kw)
 
 
+@pytest.mark.filterwarnings("error::UserWarning")  # e.g. torch's on read-only cached patches, printed into job logs
 def test_embeddings_are_aligned_to_cells_and_cached(small_cells, settings):
     counted = Counted("handcrafted", settings)
     first = _embed(small_cells, settings, counted)
