@@ -11,7 +11,7 @@ import pytest
 
 from mitoviz.config import Settings
 from mitoviz.data.cells import IMPOSTER, MITOTIC
-from mitoviz.data.formats import detect_format
+from mitoviz.data.formats import FORMATS, detect_format
 from mitoviz.data.presets import DatasetPreset, get_preset, list_presets
 from mitoviz.data.sources import dataset_status, find_preset, inspect_path, load_dataset, match_preset
 from mitoviz.errors import SpecError
@@ -115,6 +115,8 @@ def test_format_detection(tmp_path: Path) -> None:
     odd = tmp_path / "annotations.bin"
     odd.write_bytes((tmp_path / "b" / "databases" / "MITOS_WSI_CCMCT_ODAEL.sqlite").read_bytes())
     assert detect_format(odd).name == "sliderunner"
+    # the MIDOG reader takes any JSON, so it comes after the formats that recognise their own files
+    assert list(FORMATS).index("midog") > max(list(FORMATS).index(f) for f in ("sliderunner", "cell_csv", "patch_table"))
     assert match_preset("MITOS_WSI_CCMCT_ODAEL_binary_labels.csv").name == "ccmct"
     assert match_preset("MIDOG++-demo.json").name == "mitoviz-demo"
     assert match_preset("MIDOGpp.csv").name == "midogpp"

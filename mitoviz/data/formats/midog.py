@@ -293,5 +293,5 @@ FORMAT = Format(
     title="MIDOG / COCO-style JSON (MIDOG.json, MIDOG++.json)",
     sniff=_sniff,
     load=lambda path, images_dir, preset: load_midog(path, images_dir, preset=preset),
-    priority=10,
+    priority=80,  # it takes any JSON file, so formats that recognise their own JSON are tried first
 )
