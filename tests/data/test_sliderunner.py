@@ -84,6 +84,8 @@ def test_old_ccmct_schema_classes_split_and_skips(tmp_path: Path) -> None:
         "class 4 'Ambiguous' not mapped": 1,
     }
     assert any("no 'deleted' column" in note for note in dataset.notes)
+    absent = next(note for note in dataset.notes if "predefined test slide(s) are not in this database" in note)
+    assert absent.startswith("10 predefined") and absent.endswith(" and 5 more.")  # the preset's other 10 of 11
     test_stem, train_stem = CCMCT_TEST.removesuffix(".svs"), CCMCT_TRAIN.removesuffix(".svs")
     assert cells.groupby("split")["slide"].unique().map(list).to_dict() == {
         "test": [test_stem],

@@ -207,7 +207,8 @@ def load_sliderunner(
     if tests is not None:
         unknown = sorted(tests - {_stem(n) for n in slide_names.values()})
         if unknown:
-            ingest.note(f"{len(unknown)} predefined test slide(s) are not in this database: {unknown[:5]}.")
+            shown = ", ".join(unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
+            ingest.note(f"{len(unknown)} predefined test slide(s) are not in this database: {shown}.")
     per_slide = {
         fn: {"image": str(folder / fn), "slide": _stem(fn),
              "split": "" if tests is None else ("test" if _stem(fn) in tests else "train")}
