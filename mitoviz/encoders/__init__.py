@@ -23,7 +23,7 @@ from mitoviz.encoders import custom, zoo  # noqa: F401  (register the built-in s
 from mitoviz.encoders.custom import specs_from_settings
 from mitoviz.encoders.depth import method_name, split_method
 from mitoviz.encoders.registry import get_spec, list_encoders, register
-from mitoviz.encoders.spec import POOLINGS, EncoderSpec
+from mitoviz.encoders.spec import POOLINGS, TOKEN_POOLINGS, EncoderSpec
 from mitoviz.encoders.weights import (
     EncoderStatus,
     MissingWeights,
@@ -58,6 +58,7 @@ _LAZY = {
 
 __all__ = [
     "POOLINGS",
+    "TOKEN_POOLINGS",
     "Encoder",
     "EncoderSpec",
     "EncoderStatus",

@@ -16,10 +16,10 @@ import torch
 from mitoviz.config import Settings, load_settings, resolve_device
 from mitoviz.encoders import depth
 from mitoviz.encoders.builders import BUILDERS
-from mitoviz.encoders.encoder import TOKEN_POOLINGS, Encoder
+from mitoviz.encoders.encoder import Encoder
 from mitoviz.encoders.hubconfig import apply_hub_config, read_config_json
 from mitoviz.encoders.registry import get_spec
-from mitoviz.encoders.spec import EncoderSpec
+from mitoviz.encoders.spec import TOKEN_POOLINGS, EncoderSpec
 from mitoviz.encoders.weights import WeightsLocation, fetch_weights, file_sha256
 from mitoviz.errors import SpecError
 

@@ -14,10 +14,8 @@ import torch
 from torch import nn
 
 from mitoviz.encoders.preprocess import Preprocess
-from mitoviz.encoders.spec import EncoderSpec
+from mitoviz.encoders.spec import TOKEN_POOLINGS, EncoderSpec
 from mitoviz.errors import SpecError
-
-TOKEN_POOLINGS = ("cls", "cls+patch_mean", "patch_mean")
 
 
 class Encoder(nn.Module):

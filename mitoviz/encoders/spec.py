@@ -40,6 +40,7 @@ POOLINGS: dict[str, str] = {
     "head": "the model's own pooled output (timm forward_head, pre-logits)",
     "none": "the encoder already returns one vector per patch",
 }
+TOKEN_POOLINGS = ("cls", "cls+patch_mean", "patch_mean")  # a transformer's tokens: LoRA and blocks apply
 
 #: Bumped whenever preprocessing or pooling code changes in a way that changes embeddings.
 FINGERPRINT_VERSION = 1

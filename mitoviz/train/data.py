@@ -226,7 +226,7 @@ def split_validation(slides: np.ndarray, labels: np.ndarray, fraction: float, se
     for c in (0, 1):
         idx = rng.permutation(np.flatnonzero(labels == c))
         if len(idx) >= 2:
-            val_parts.append(idx[: max(1, round(fraction * len(idx)))])
+            val_parts.append(idx[: min(len(idx) - 1, max(1, round(fraction * len(idx))))])  # one stays to train
     val_idx = np.sort(np.concatenate(val_parts)) if val_parts else np.empty(0, int)
     return ValidationSplit(
         np.setdiff1d(everything, val_idx), val_idx, "cell", f"validation by cell: {reason}"

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from mitoviz.config import Settings
-from mitoviz.errors import StorageError
+from mitoviz.errors import SpecError, StorageError
 from mitoviz.files import write_json_atomic
 from mitoviz.progress import Reporter
 from mitoviz.train.data import Geometry, PatchSet, loader
@@ -167,12 +167,13 @@ class TrainedModel:
         folder = Path(folder)
         try:
             meta = json.loads((folder / FIT_FILE).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
+            method = TrainMethod.from_dict(meta["method"])
+            geometry, record = Geometry(**meta["geometry"]), FitRecord(**meta["record"])
+        except (OSError, ValueError, KeyError, TypeError, SpecError) as exc:
             raise StorageError(
-                f"{folder} does not hold a saved fit ({exc}).", "Train the fit again."
+                f"{folder} does not hold a fit saved by this version of mitoviz ({exc}).", "Train the fit again."
             ) from exc
-        method = TrainMethod.from_dict(meta["method"])
-        built: Built = build(method.replace(pretrained="none"), settings, for_training=False)
+        built: Built = build(method, settings, for_training=False)
         net: nn.Module = built.net
         try:
             if method.kind == "lora":
@@ -185,5 +186,4 @@ class TrainedModel:
             raise StorageError(
                 f"The weights saved in {folder} do not load: {exc}", "Train the fit again."
             ) from exc
-        record = FitRecord(**meta["record"])
-        return cls(method, net.to(device), Geometry(**meta["geometry"]), record, device)
+        return cls(method, net.to(device), geometry, record, device)

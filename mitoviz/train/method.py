@@ -19,6 +19,7 @@ KINDS = ("e2e", "lora", "finetune")
 CNN_ARCHS = ("resnet18", "resnet34", "resnet50", "small-cnn")
 MONITORS = ("loss", "balanced_accuracy")
 SCHEDULERS = ("none", "onecycle", "plateau")
+OPTIMIZERS = ("adamw", "adam")  # adam: weight decay as an L2 term in the gradient, as torch.optim.Adam
 
 #: The two published LoRA settings: (r, alpha, dropout); bias "none", the head trained in full.
 LORA_RECIPES: dict[str, tuple[int, int, float]] = {
@@ -50,6 +51,7 @@ class TrainMethod:
     epochs: int = 100
     samples_per_epoch: int | None = 1280
     batch_size: int = 16
+    optimizer: str = "adamw"
     lr: float = 1e-4
     weight_decay: float = 0.0
     patience: int | None = 20
@@ -102,6 +104,7 @@ class TrainMethod:
             (self.patience is None or self.patience >= 1, "patience must be ≥ 1 (or None)"),
             (self.monitor in MONITORS, f"monitor must be one of {', '.join(MONITORS)}"),
             (self.scheduler in SCHEDULERS, f"scheduler must be one of {', '.join(SCHEDULERS)}"),
+            (self.optimizer in OPTIMIZERS, f"optimizer must be one of {', '.join(OPTIMIZERS)}"),
             (0 <= self.val_fraction < 1 and self.val_max_cells >= 2, "val_fraction must lie in [0, 1)"),
             (0 <= self.jitter <= 0.5, "jitter must lie in [0, 0.5]"),
             (0 < self.crop_scale <= 1, "crop_scale must lie in (0, 1]"),
@@ -115,6 +118,9 @@ class TrainMethod:
             ),
             (self.stain_sigma1 >= 0 and self.stain_sigma2 >= 0, "stain sigmas must be ≥ 0"),
             (self.lora_r is None or self.lora_r >= 1, "lora_r must be ≥ 1"),
+            (self.lora_alpha is None or self.lora_alpha > 0, "lora_alpha must be > 0"),
+            (self.lora_dropout is None or 0 <= self.lora_dropout < 1, "lora_dropout must lie in [0, 1)"),
+            (self.bn_cells >= 1, "bn_cells must be ≥ 1 (BatchNorm statistics need cells)"),
         ]
         for ok, message in checks:
             if not ok:
@@ -182,12 +188,15 @@ class TrainMethod:
     @classmethod
     def fmc_cnn(cls, arch: str = "resnet50", **changes: Any) -> TrainMethod:
         """The end-to-end CNN of Ganz et al. / FMC full fine-tuning: Adam lr 1e-4, batch 16,
-        100 pseudo-epochs of 1,280, best validation loss (patience 20), FMC augmentations."""
+        100 pseudo-epochs of 1,280, FMC augmentations. FMC stops early only when asked (its scripts do not)
+        and scores the last epoch; here every FMC preset stops after 20 epochs without a better validation loss
+        (FMC's own patience) and keeps the best epoch's weights: ``patience = 0`` trains all 100 epochs."""
         return cls(kind="e2e", arch=arch or "resnet50", **{**_FMC_TRAINING, "input_size": 224, **changes})
 
     @classmethod
     def fmc_lora(cls, encoder: str, **changes: Any) -> TrainMethod:
-        """FMC LoRA (r 16, alpha 16, dropout 0.1) with the one-cycle schedule of scripts 04/05."""
+        """FMC LoRA (r 16, alpha 16, dropout 0.1) with the one-cycle schedule of scripts 04/05; early stopping
+        and the best epoch as in :meth:`fmc_cnn`."""
         return cls(
             kind="lora",
             encoder=encoder,
@@ -202,7 +211,7 @@ class TrainMethod:
 
     @classmethod
     def amibr_lora(cls, encoder: str, **changes: Any) -> TrainMethod:
-        """AMB LoRA (r 8, alpha 16, dropout 0.3): lr 5e-5, wd 1e-5, batch 8, plateau schedule,
+        """AMB LoRA (r 8, alpha 16, dropout 0.3): Adam lr 5e-5, wd 1e-5, batch 8, plateau schedule,
         early stopping on validation balanced accuracy with patience 10."""
         return cls(
             kind="lora", encoder=encoder, lora_recipe="amibr", **{**_AMB_TRAINING, **_AMB_LORA_AUG, **changes}
@@ -253,6 +262,7 @@ _FMC_TRAINING: dict[str, Any] = {
     "epochs": 100,
     "samples_per_epoch": 1280,
     "batch_size": 16,
+    "optimizer": "adam",
     "lr": 1e-4,
     "weight_decay": 0.0,
     "patience": 20,
@@ -271,6 +281,7 @@ _AMB_TRAINING: dict[str, Any] = {
     "epochs": 100,
     "samples_per_epoch": None,
     "batch_size": 8,
+    "optimizer": "adam",  # torch.optim.Adam(lr 5e-5, weight_decay 1e-5): an L2 term, not AdamW's decay
     "lr": 5e-5,
     "weight_decay": 1e-5,
     "patience": 10,

@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import pickle
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,11 +18,9 @@ import torch
 from torch import nn
 
 from mitoviz.config import Settings
+from mitoviz.encoders.spec import IMAGENET_MEAN, IMAGENET_STD
 from mitoviz.errors import SpecError, WeightsError
 from mitoviz.train.method import TrainMethod
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 #: LoRA targets, a regex over full module names (peft ``re.fullmatch``): attention and MLP linears
 #: inside numbered transformer blocks. timm ``blocks.N.attn.qkv|proj`` and ``blocks.N.mlp.fc1|fc2``
@@ -132,14 +129,12 @@ def imagenet_weights_file(arch: str, weights_root: Path | None = None) -> Path |
 
 
 def load_imagenet_state(path: Path) -> dict[str, torch.Tensor]:
-    """A torchvision state dict read with ``weights_only=True``; refusals become WeightsError."""
+    """A torchvision state dict, read as every weights file is (nothing in it executed; refusals are
+    WeightsError)."""
+    from mitoviz.encoders.weights import read_checkpoint
+
     fix = f"Replace {path} with the file torchvision publishes, or delete it to train from random weights."
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        raise WeightsError(f"{path} was refused: it needs arbitrary code to unpickle ({exc}).", fix) from exc
-    except (RuntimeError, EOFError, OSError, ValueError) as exc:
-        raise WeightsError(f"{path} cannot be read as a PyTorch checkpoint ({exc}).", fix) from exc
+    state = read_checkpoint(path)
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise WeightsError(f"{path} does not hold a state dict of tensors.", fix)
     return state

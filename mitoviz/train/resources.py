@@ -123,12 +123,12 @@ def method_size(method: TrainMethod, settings: Settings | None = None) -> tuple[
     if method.kind == "e2e":
         params = CNN_PARAMS[method.arch]
         return params, params, CNN_WIDTH[method.arch], "cnn", method.input_size or 224
-    from mitoviz.encoders import get_spec
+    from mitoviz.encoders import TOKEN_POOLINGS, get_spec
 
     spec = get_spec(method.encoder, settings)
     params = (spec.params_m or 86.0) * 1e6
     width = (spec.dim or 768) // (2 if spec.pooling == "cls+patch_mean" else 1)
-    architecture = "vit" if spec.pooling in ("cls", "cls+patch_mean", "patch_mean") else "cnn"
+    architecture = "vit" if spec.pooling in TOKEN_POOLINGS else "cnn"
     trainable = params
     if method.kind == "lora":
         depth = max(1.0, params / (12 * width * width))

@@ -35,6 +35,8 @@ def test_too_few_slides_fall_back_to_cells_with_a_note():
     )
     assert one_class_slides.by == "cell" and "both classes" in one_class_slides.note
     assert split_validation(slides, labels, 0.0, 0).by == "none"
+    large = split_validation(np.repeat(["a"], 4), np.array([0, 0, 1, 1]), 0.9, 0)  # 0.9 × 2 rounds to both cells
+    assert set(np.array([0, 0, 1, 1])[large.train]) == {0, 1} and len(large.val) == 2
 
 
 def test_epoch_draws_are_class_balanced_and_a_function_of_seed_and_epoch():

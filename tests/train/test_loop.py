@@ -7,7 +7,7 @@ from PIL import Image
 from safetensors import safe_open
 from sklearn.metrics import roc_auc_score
 
-from mitoviz.errors import BudgetError, Cancelled
+from mitoviz.errors import BudgetError, Cancelled, StorageError
 from mitoviz.progress import RecordingReporter
 from mitoviz.train import TrainedModel, TrainMethod, train_fit
 from mitoviz.train.checkpoint import load_state
@@ -103,6 +103,11 @@ def test_saved_adapter_is_alone_and_reloads_to_identical_predictions(lora_fit, s
     assert np.array_equal(again.predict(slide_cells, test), lora_fit.predict(slide_cells, test))
     assert np.array_equal(again.features(slide_cells, test[:3]), lora_fit.features(slide_cells, test[:3]))
     assert again.record.to_row() == lora_fit.record.to_row()
+    meta = json.loads((folder / "fit.json").read_text())
+    for broken in ({k: v for k, v in meta.items() if k != "geometry"}, {**meta, "record": {"seed": 1}}):
+        (folder / "fit.json").write_text(json.dumps(broken))  # an older or foreign fit.json
+        with pytest.raises(StorageError, match="does not hold a fit saved by this version"):
+            TrainedModel.load(folder)
 
 
 @pytest.mark.parametrize("kind", ["finetune", "e2e"])

@@ -1,7 +1,9 @@
 import pytest
+import torch
 
 from mitoviz.errors import SpecError
 from mitoviz.train import LORA_RECIPES, PRESETS, TrainMethod
+from mitoviz.train.loop import make_optimiser
 from mitoviz.train.method import CNN_PRESETS
 
 
@@ -25,8 +27,17 @@ def test_published_lora_recipes():
         "plateau",
     )
     assert amb.samples_per_epoch is None  # AMB samples as many draws per epoch as training cells
+    assert fmc.optimizer == amb.optimizer == "adam"  # torch.optim.Adam in both codes; AMB's decay is an L2 term
+    assert TrainMethod.cpu_cnn().optimizer == "adamw"
     assert TrainMethod.amibr_e2e("resnet18").patience == 15
     assert fmc.replace(lora_r=4).lora == (4, 16, 0.1)
+
+
+def test_each_recipe_gets_its_published_optimiser():
+    params = [torch.nn.Parameter(torch.zeros(3))]
+    amb = make_optimiser(TrainMethod.amibr_lora("uni"), params)
+    assert type(amb) is torch.optim.Adam and amb.defaults["weight_decay"] == 1e-5 and amb.defaults["lr"] == 5e-5
+    assert type(make_optimiser(TrainMethod.cpu_cnn(), params)) is torch.optim.AdamW
 
 
 def test_method_ids_follow_the_results_contract():
@@ -69,6 +80,10 @@ def test_cpu_cnn_is_the_demo_size():
         ({"kind": "e2e", "arch": "vgg16"}, "arch"),
         ({"kind": "e2e", "arch": "resnet18", "monitor": "auc"}, "monitor"),
         ({"kind": "lora", "encoder": "uni", "lora_recipe": "big"}, "lora_recipe"),
+        ({"kind": "lora", "encoder": "uni", "lora_dropout": 1.5}, "lora_dropout"),
+        ({"kind": "lora", "encoder": "uni", "lora_alpha": 0}, "lora_alpha"),
+        ({"kind": "e2e", "arch": "resnet18", "bn_cells": 0}, "bn_cells"),
+        ({"kind": "e2e", "arch": "resnet18", "optimizer": "sgd"}, "optimizer"),
         ({"kind": "e2e", "arch": "resnet18", "color_jitter": [0.1, 0.1, 0.1, 0.9]}, "color_jitter"),
         ({"kind": "e2e", "arch": "resnet18", "learning_rate": 1}, "Unknown"),
         ({"preset": "nope"}, "preset"),
