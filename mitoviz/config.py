@@ -45,6 +45,11 @@ class Settings:
         return self.home / "results"
 
     @property
+    def exports_dir(self) -> Path:
+        """Where the Runs page builds the bundle it offers for download (one at a time)."""
+        return self.home / "exports"
+
+    @property
     def jobs_dir(self) -> Path:
         return self.home / "jobs"
 
@@ -132,20 +137,28 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     )
 
 
-def resolve_device(name: Any = "auto") -> str:
+def resolve_device(name: Any = "auto", here: bool = True) -> str:
     """The torch device to compute on, as a string (``torch.device(...)`` takes it as it is).
 
     ``auto`` means the first GPU when torch sees one, else the CPU. ``name`` may be a device name or a
-    ``torch.device``. An unknown name, or CUDA where torch sees no GPU, is a SpecError that says what to use.
+    ``torch.device``. An unknown name, or a GPU torch does not see here, is a SpecError that says what to use.
+    ``here=False``: the work goes to a Dask cluster and each worker resolves the device itself, so only the name is
+    checked and ``auto`` is kept.
     """
     import torch
 
     if str(name) == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
+        return "auto" if not here else "cuda" if torch.cuda.is_available() else "cpu"
     try:
         device = torch.device(name)
     except (RuntimeError, TypeError) as exc:
         raise SpecError(f"Unknown device {name!r}.", 'Use "cpu", "cuda", "cuda:N" or "auto".') from exc
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise SpecError(f"Device {name!r} was asked for but CUDA is not available.", 'Use device="cpu".')
+    if here and device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise SpecError(f"Device {name!r} was asked for but CUDA is not available.", 'Use device="cpu".')
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise SpecError(f"Device {name!r} was asked for but torch sees {torch.cuda.device_count()} GPU(s).",
+                            f'Use "cuda:0" … "cuda:{torch.cuda.device_count() - 1}", or "auto".')
+    if here and device.type == "mps" and not torch.backends.mps.is_available():
+        raise SpecError(f"Device {name!r} was asked for but this torch has no MPS backend here.", 'Use device="cpu".')
     return str(device)

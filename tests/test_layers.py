@@ -38,6 +38,7 @@ LEVELS = {
     "files": 0,
     "progress": 0,
     "terminal": 0,
+    "cluster": 0,
     "data": 1,
     "demo": 1,
     "encoders": 1,

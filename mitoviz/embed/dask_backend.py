@@ -7,11 +7,11 @@ from typing import Any
 
 import pandas as pd
 
-from mitoviz.config import Settings
+from mitoviz.cluster import connect, task_resources
+from mitoviz.config import Settings, resolve_device
 from mitoviz.data.patches import PatchSettings
 from mitoviz.embed.shards import Target, compute_shards, default_batch_size
 from mitoviz.embed.store import EmbeddingEntry
-from mitoviz.errors import MitovizError
 from mitoviz.progress import Reporter
 
 _worker_encoders: dict[tuple[str, str, tuple[int, ...] | None], Any] = {}
@@ -31,6 +31,7 @@ def _embed_shard_task(
     """Runs on a Dask worker: embed one shard; the encoder is built once per worker process."""
     from mitoviz.encoders import create_encoder
 
+    device = resolve_device(device)  # "auto" or "cuda": this worker's
     key = (encoder_name, device, layers)
     if key not in _worker_encoders:
         _worker_encoders[key] = create_encoder(encoder_name, settings, device=device, layers=layers)
@@ -60,22 +61,14 @@ def compute_shards_on_dask(
     ``entries`` maps targets to cache entries as in :func:`compute_shards`: ``{None: entry}`` for the
     encoder's embedding, ``{block: entry}`` for blocks (built on the workers with those ``layers``).
     """
-    from distributed import Client, as_completed
+    from distributed import as_completed
 
     layers = None if None in entries else tuple(sorted(t for t in entries if t is not None))
     write = {t: set(shards) for t in entries} if write is None else write
     first = next(iter(entries.values()))
-    try:
-        client = Client(address, timeout=10)
-    except OSError as exc:
-        raise MitovizError(
-            f"Cannot reach the Dask scheduler at {address} ({exc}).",
-            "Start the cluster, or unset MITOVIZ_DASK_ADDRESS to compute on this machine.",
-        ) from exc
+    client, _ = connect(address, "embed")
     with client:
-        workers = client.scheduler_info(n_workers=-1).get("workers", {}).values()
-        wants_gpu = device.startswith("cuda") and any("GPU" in w.get("resources", {}) for w in workers)
-        resources = {"GPU": 1} if wants_gpu else None
+        resources = task_resources(client, device)
         total = len(cells)
         done = total - first.rows_in(shards)
         futures = [

@@ -180,8 +180,13 @@ def embed(
         return embed_layers(cells, name, [block], patch, settings, device, shard_size=shard_size, **options)[block]
     from mitoviz.encoders import cache_identity
 
-    run = _Run(cells, name, patch, settings, resolve_device(device or settings.device), **options)
+    run = _Run(cells, name, patch, settings, _device(device, settings), **options)
     return run.results({None: cache_identity(name, settings)}, shard_size)[None]
+
+
+def _device(device: str | None, settings: Settings) -> str:
+    """Resolved here, or for a Dask cluster only checked (its workers resolve it)."""
+    return resolve_device(device or settings.device, here=not settings.dask_address)
 
 
 def embed_layers(
@@ -204,7 +209,7 @@ def embed_layers(
 
     blocks = resolve_encoder_layers(encoder_name, layers, settings)
     shard_size = options.pop("shard_size", SHARD_SIZE)
-    run = _Run(cells, encoder_name, patch, settings, resolve_device(device or settings.device), **options)
+    run = _Run(cells, encoder_name, patch, settings, _device(device, settings), **options)
     results = run.results(block_identities(encoder_name, blocks, settings), shard_size)
     return {int(b): r for b, r in results.items() if b is not None}
 

@@ -39,7 +39,7 @@ def estimate_seconds(plan: Plan, settings: Settings) -> Estimate:
     from mitoviz.encoders import get_spec
     from mitoviz.train import estimate_method
 
-    device = resolve_device(settings.device)
+    device = resolve_device(settings.device, here=not settings.dask_address)
     rate = GFLOPS_PER_S["cuda" if device.startswith("cuda") else "cpu"]
     spec = plan.spec
     parts: dict[str, float] = {}
@@ -50,7 +50,7 @@ def estimate_seconds(plan: Plan, settings: Settings) -> Estimate:
     parts["probes"] = SECONDS_PER_PROBE_FIT * len(plan.fits) * len(spec.encoders) * len(spec.classifiers)
     warnings, memory = [], {}
     cores = max(1, (os.cpu_count() or 2))
-    for method in spec.trained:
+    for method in spec.trained if plan.fits else ():
         total = 0.0
         for fit in plan.fits:
             one = estimate_method(method, len(fit.train), device, settings, cpu_cores=cores)

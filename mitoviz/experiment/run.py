@@ -88,7 +88,7 @@ def run_experiment(
     """Run ``spec`` and return the stored run. ``resume`` continues the latest unfinished run of it."""
     reporter = reporter or Reporter()
     started = time.monotonic()
-    device = resolve_device(settings.device)
+    device = resolve_device("auto" if settings.dask_address else settings.device)  # probes and maps, in this process
     reporter.update("load and plan", 0, 1)
     plan = prepare(spec, settings, reporter)
     for line in plan.warnings:

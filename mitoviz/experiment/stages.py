@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mitoviz.config import Settings
+from mitoviz.config import Settings, resolve_device
 from mitoviz.data.patches import PatchSettings
 from mitoviz.experiment.plan import ALL, EXTERNAL, Plan
 from mitoviz.files import write_atomic
@@ -163,12 +163,13 @@ def probe_stage(plan: Plan, run: Run, encoder: str, settings: Settings, device: 
     spec = plan.spec
     patch = PatchSettings(spec.patch_size, spec.mpp)
     options = {"dataset": ", ".join(spec.datasets), "shard_size": settings.shard_size}
+    where = None if settings.dask_address else device  # None: the settings' device, resolved by the Dask workers
     reporter.log(f"Embedding {len(plan.cells)} cells with {encoder}")
-    results = {encoder: embed(plan.cells, encoder, patch, settings, device,
+    results = {encoder: embed(plan.cells, encoder, patch, settings, where,
                               Staged(reporter, embed_stage(encoder), "cells"), **options)}
     if encoder in spec.layers:
         reporter.log(f"Embedding blocks {spec.layers[encoder]} of {encoder}")
-        blocks = embed_layers(plan.cells, encoder, spec.layers[encoder], patch, settings, device,
+        blocks = embed_layers(plan.cells, encoder, spec.layers[encoder], patch, settings, where,
                               reporter=Staged(reporter, embed_stage(encoder, blocks=True), "cells"), **options)
         results.update({method_name(encoder, b): r for b, r in sorted(blocks.items())})
     embeddings = {}
@@ -233,8 +234,8 @@ def trained_stage(plan: Plan, run: Run, method: TrainMethod, settings: Settings,
             continue
         job = FitJob(method, plan.cells, fit.train, y, fit.test, seed=fit.seed, patch=patch, folder=folder,
                      feature_rows=np.arange(len(plan.cells)) if fit.fit == map_fit else None, val_rows=fit.val)
-        outcome = (run_fit_on_dask(settings.dask_address, job, reporter, device, settings) if settings.dask_address
-                   else run_fit(job, reporter, device, settings))
+        outcome = (run_fit_on_dask(settings.dask_address, job, reporter, resolve_device(settings.device, here=False),
+                                   settings) if settings.dask_address else run_fit(job, reporter, device, settings))
         read = ~np.isnan(outcome.probs)
         valid = np.ones(len(plan.cells), dtype=bool)
         valid[fit.test[~read]] = False

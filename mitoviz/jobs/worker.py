@@ -136,6 +136,8 @@ def _lock(settings: Settings, slot: int) -> Any:
 def _device_for(settings: Settings, slot: int) -> str:
     from mitoviz.config import resolve_device
 
+    if settings.dask_address:  # the work runs on the cluster's workers, which resolve the device themselves
+        return resolve_device(settings.device, here=False)
     device = resolve_device(settings.device)
     if device == "cuda":
         import torch

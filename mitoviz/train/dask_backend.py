@@ -1,5 +1,6 @@
 """A fit as a task on a Dask cluster: on a worker that declares a ``GPU`` resource when the device is
-CUDA, with progress flowing back through a distributed Variable and cancellation through an Event.
+CUDA or auto (resolved on the worker), with progress flowing back through a distributed Queue and cancellation
+through an Event.
 
 The task is :func:`mitoviz.train.task.run_fit` itself, sent only the cells it touches; its
 checkpoint and saved model go to ``job.folder``, which must be shared storage on a real cluster.
@@ -13,8 +14,9 @@ import time
 import uuid
 from typing import Any
 
-from mitoviz.config import Settings
-from mitoviz.errors import Cancelled, MitovizError
+from mitoviz.cluster import connect, task_resources
+from mitoviz.config import Settings, resolve_device
+from mitoviz.errors import Cancelled
 from mitoviz.progress import Reporter
 from mitoviz.train.task import FitJob, FitOutcome, run_fit
 
@@ -51,29 +53,7 @@ class _RemoteReporter(Reporter):
 
 
 def _fit_task(job: FitJob, device: str, settings: Settings | None, progress: str, cancel: str) -> FitOutcome:
-    return run_fit(job, _RemoteReporter(progress, cancel), device, settings)
-
-
-def task_resources(client: Any, device: str) -> dict[str, int] | None:
-    """``{"GPU": 1}`` for a CUDA fit when some worker declares a GPU resource, else no restriction."""
-    workers = client.scheduler_info(n_workers=-1).get("workers", {}).values()
-    if device.startswith("cuda") and any("GPU" in w.get("resources", {}) for w in workers):
-        return {"GPU": 1}
-    return None
-
-
-def _client(address: Any) -> tuple[Any, bool]:
-    from distributed import Client
-
-    if not isinstance(address, str):
-        return address, False
-    try:
-        return Client(address, timeout=10), True
-    except OSError as exc:
-        raise MitovizError(
-            f"Cannot reach the Dask scheduler at {address} ({exc}).",
-            "Start the cluster, or unset MITOVIZ_DASK_ADDRESS to train on this machine.",
-        ) from exc
+    return run_fit(job, _RemoteReporter(progress, cancel), resolve_device(device), settings)  # this worker's device
 
 
 def run_fit_on_dask(
@@ -92,7 +72,7 @@ def run_fit_on_dask(
     from distributed import Event, Queue
 
     reporter = reporter or Reporter()
-    client, owned = _client(address)
+    client, owned = connect(address, "train")
     token = uuid.uuid4().hex[:12]
     progress, cancel = f"mitoviz-train-progress-{token}", f"mitoviz-train-cancel-{token}"
     try:

@@ -1,7 +1,7 @@
 """One training loop for the end-to-end CNN, LoRA and full fine-tuning.
 
-Class-balanced pseudo-epochs of augmented patches streamed by DataLoader workers; AdamW (with
-weight decay 0 it is the Adam of the published recipes); binary cross-entropy on one logit; a
+Class-balanced pseudo-epochs of augmented patches streamed by DataLoader workers; AdamW, or Adam where a
+published recipe uses it (its weight decay is an L2 term in the gradient); binary cross-entropy on one logit; a
 validation set carved from the training cells by slide; early stopping with the BEST epoch's weights
 restored (the published LoRA code scores its last epoch instead); BatchNorm statistics recomputed
 on training cells after each epoch (``torch.optim.swa_utils.update_bn``); bf16 autocast and gradient
@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mitoviz.config import Settings, load_settings
+from mitoviz.config import Settings, load_settings, resolve_device
 from mitoviz.data.patches import PatchSettings
 from mitoviz.errors import BudgetError, Cancelled, SpecError
 from mitoviz.progress import Reporter
@@ -63,6 +63,12 @@ def balanced_accuracy(labels: np.ndarray, logits: np.ndarray) -> float:
     return float(np.mean(recalls)) if recalls else math.nan
 
 
+def make_optimiser(method: TrainMethod, params: list[torch.nn.Parameter]) -> torch.optim.Optimizer:
+    """The method's optimiser: torch's Adam (weight decay as an L2 term in the gradient) or AdamW (decoupled)."""
+    kind = torch.optim.Adam if method.optimizer == "adam" else torch.optim.AdamW
+    return kind(params, lr=method.lr, weight_decay=method.weight_decay)
+
+
 class _Fit:
     """The state of one fit while it trains."""
 
@@ -95,7 +101,7 @@ class _Fit:
         )
         self.draws, self.batches = steps_per_epoch(method.samples_per_epoch or len(train), method.batch_size)
         params = [p for p in self.net.parameters() if p.requires_grad]
-        self.optimiser = torch.optim.AdamW(params, lr=method.lr, weight_decay=method.weight_decay)
+        self.optimiser = make_optimiser(method, params)
         self.scheduler: (
             torch.optim.lr_scheduler.LRScheduler | torch.optim.lr_scheduler.ReduceLROnPlateau | None
         )
@@ -312,6 +318,7 @@ def train_fit(
     """
     reporter = reporter or Reporter()
     settings = settings or load_settings()
+    device = resolve_device(device)  # "auto" → this machine's GPU or CPU
     labels = np.asarray(labels)
     if len(labels) != len(cells):
         raise SpecError(

@@ -188,3 +188,10 @@ def test_device_resolution() -> None:
     if not torch.cuda.is_available():
         with pytest.raises(SpecError, match="CUDA"):
             resolve_device("cuda")
+    else:
+        with pytest.raises(SpecError, match="GPU"):
+            resolve_device(f"cuda:{torch.cuda.device_count()}")
+    # for a Dask cluster the name is only checked: its workers resolve it
+    assert (resolve_device("auto", here=False), resolve_device("cuda:1", here=False)) == ("auto", "cuda:1")
+    with pytest.raises(SpecError):
+        resolve_device("tpu-9000", here=False)

@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
+from mitoviz.cluster import task_resources
 from mitoviz.errors import Cancelled
 from mitoviz.progress import RecordingReporter
 from mitoviz.train import FitJob, TrainedModel, TrainMethod, run_fit, run_fit_on_dask
 from mitoviz.train.checkpoint import load_state
-from mitoviz.train.dask_backend import task_resources
 
 from .inputs import positives
 
@@ -67,6 +67,7 @@ def test_cancelling_a_dask_fit_stops_the_task_and_keeps_its_checkpoint(client, s
 def test_cuda_fits_ask_for_a_gpu_worker_only_where_one_is_declared(client):
     assert task_resources(client, "cuda") == {"GPU": 1}
     assert task_resources(client, "cpu") is None
+    assert task_resources(client, "auto") == {"GPU": 1}  # resolved on the worker it lands on
 
 
 def test_a_jobs_subset_keeps_every_row_set_on_the_same_cells(slide_cells):
