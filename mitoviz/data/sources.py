@@ -122,8 +122,11 @@ def find_preset(preset: str | DatasetPreset, settings: Settings) -> PresetStatus
                 status.missing.append(f"{preset.image_folder}/ (image folder beside {annotation.name})")
             return status
     if not preset.annotation_files:  # a folder of class folders
+        named = {f.lower() for f in preset.folders}
         for folder in dirs:
-            root = _children(folder).get(preset.image_folder.lower()) if preset.image_folder else folder
+            # without an image folder name the preset's own folder holds the classes (never a bare data root)
+            root = (_children(folder).get(preset.image_folder.lower()) if preset.image_folder
+                    else folder if folder.name.lower() in named else None)
             if root is not None and root.is_dir() and len(class_folders(root)) >= MIN_CLASSES:
                 status.found, status.path, status.images_dir = True, root, root
                 return status

@@ -26,7 +26,7 @@ from mitoviz.data.splits import (
     fold_pools,
     split_cells,
 )
-from mitoviz.errors import DataError, MitovizError, SpecError
+from mitoviz.errors import BudgetError, DataError, MitovizError, SpecError
 from mitoviz.evaluate.classifiers import make_classifier
 from mitoviz.experiment.spec import ExperimentSpec, parse_protocol
 from mitoviz.progress import Reporter
@@ -264,6 +264,14 @@ def _draws(spec: ExperimentSpec, labels: np.ndarray, pool: np.ndarray, replicate
             out = []
             for budget, train, val in draws:
                 classes, sizes = np.unique(labels[train], return_counts=True)
+                if len(classes) < 2:
+                    raise BudgetError(
+                        f"Budget {budget.label} of seed {replicate} draws {len(train)} training cell(s), all "
+                        f"{classes[0] if len(classes) else 'of no class'}: a classifier needs both classes",
+                        "Raise the smallest budget (the published protocol draws a fraction of the cells at random, "
+                        "so small fractions of small data sets can miss a class), or use a per-class budget "
+                        "with another split mode.",
+                    )
                 out.append((budget, np.sort(train), np.sort(val), dict(zip(classes.tolist(), sizes.tolist(),
                                                                            strict=True)), False))
             return out
@@ -273,13 +281,10 @@ def _draws(spec: ExperimentSpec, labels: np.ndarray, pool: np.ndarray, replicate
     return [(d.budget, pool[d.indices], None, d.per_class, d.capped) for d in draws]
 
 
-TOKEN_POOLINGS = ("cls", "cls+patch_mean", "patch_mean")
-
-
 def check_encoders(spec: ExperimentSpec, settings: Settings) -> dict[str, list[int]]:
     """Every encoder (probed or trained) is known, has its weights here, and suits its method.
     Returns the blocks asked for by depth (``layers``), resolved ("all" → every block)."""
-    from mitoviz.encoders import encoder_status, get_spec, resolve_encoder_layers
+    from mitoviz.encoders import TOKEN_POOLINGS, encoder_status, get_spec, resolve_encoder_layers
 
     status = {s.name: s for s in encoder_status(settings)}
     trained = {m.encoder: m for m in spec.trained if m.encoder}

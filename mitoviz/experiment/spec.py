@@ -124,6 +124,8 @@ class ExperimentSpec:
             raise SpecError("The experiment has no label budgets.", "Add e.g. budgets = [10, 100] or ['1%', '10%'].")
         if not self.seeds:
             raise SpecError("The experiment has no seeds.", "Add e.g. seeds = [0, 1, 2].")
+        if not self.protocols:
+            raise SpecError("The experiment has no protocols.", 'Add e.g. protocols = ["pooled", "cross:scanner"].')
         if self.split not in SPLIT_MODES:
             raise SpecError(f"Unknown split mode {self.split!r}.", f"Use one of {', '.join(SPLIT_MODES)}.")
         _number("test_fraction", self.test_fraction, 0.01, 0.99)
@@ -209,7 +211,10 @@ class ExperimentSpec:
         if unknown:
             raise SpecError(f"Unknown experiment field(s) {unknown}.", f"Known fields: {', '.join(sorted(known))}.")
         args = dict(base)
-        args["name"] = _strings("name", args.get("name", "experiment"))[0]
+        names = _strings("name", args.get("name", "experiment"))
+        if len(names) != 1:
+            raise SpecError(f"`name` must be one text, got {args.get('name')!r}.", 'Write e.g. name = "My benchmark".')
+        args["name"] = names[0]
         args["budgets"] = tuple(Budget.parse(b) for b in _as_list("budgets", base.get("budgets", [])))
         trained = [_table("trained", t) for t in _as_list("trained", base.get("trained", []))]
         if legacy_e2e is not None:  # `[e2e]`: the end-to-end CNN, from the published recipe
@@ -227,9 +232,8 @@ class ExperimentSpec:
                 args[key] = _whole(key, args[key])
         if args.get("mpp") in ("", 0):
             args["mpp"] = None
-        for key in ("strict",):
-            if key in args:
-                args[key] = _flag(key, args[key])
+        if "strict" in args:
+            args["strict"] = _flag("strict", args["strict"])
         if "classifier_params" in args:
             args["classifier_params"] = {k: dict(_table(f"classifier_params.{k}", v))
                                          for k, v in _table("classifier_params", args["classifier_params"]).items()}

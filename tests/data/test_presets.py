@@ -16,7 +16,15 @@ from mitoviz.data.presets import DatasetPreset, get_preset, list_presets
 from mitoviz.data.sources import dataset_status, find_preset, inspect_path, load_dataset, match_preset
 from mitoviz.errors import SpecError
 
-from .formats import MIDOGPP_CSV_ROWS, ccmct_old_db, midog_v2_db, midogpp_set, write_amibr, write_cell_csv
+from .formats import (
+    MIDOGPP_CSV_ROWS,
+    ccmct_old_db,
+    midog_v2_db,
+    midogpp_set,
+    write_amibr,
+    write_cell_csv,
+    write_png,
+)
 
 REQUIRED = ("midog21", "midogpp", "midog22", "ccmct", "cmc", "amibr", "atnorm-br", "atnorm-md", "midog25-atypical",
             "omg-octo", "tupac16", "mitoviz-demo")
@@ -199,3 +207,15 @@ def test_discovery_ignores_case_and_finds_sliderunner_only_folders(roots: Settin
     (root / "ccmct_data").rename(root / "CCMCT")
     status = find_preset("ccmct", roots)
     assert status.found and status.path.name == "MITOS_WSI_CCMCT_ODAEL_train_dcm.sqlite"
+
+
+def test_class_folder_presets_are_found_in_their_own_folder_only(roots: Settings) -> None:
+    """Two data sets side by side under a data root are not two classes of MIDOG 2025 atypical or OMG-Octo."""
+    root = roots.data_roots[0]
+    write_png(root / "MIDOGpp" / "images" / "001.png")
+    write_png(root / "CCMCT" / "WSI" / "a.png")
+    assert not find_preset("midog25-atypical", roots).found and not find_preset("omg-octo", roots).found
+    for label in ("atypical", "normal"):
+        write_png(root / "MIDOG2025" / label / f"{label}1.png")
+    status = find_preset("midog25-atypical", roots)
+    assert status.found and status.path == root / "MIDOG2025"

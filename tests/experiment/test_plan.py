@@ -12,7 +12,7 @@ import pytest
 from sklearn.model_selection import StratifiedGroupKFold
 
 from mitoviz.config import Settings
-from mitoviz.errors import DataError, SpecError
+from mitoviz.errors import BudgetError, DataError, SpecError
 from mitoviz.experiment.plan import EXTERNAL, plan_fits, prepare
 from mitoviz.experiment.spec import PRESETS, ExperimentSpec
 
@@ -62,6 +62,14 @@ def test_ganz2025_draws_the_published_cells_and_sizes() -> None:
             assert np.array_equal(fit.train, np.sort(train))
             assert np.array_equal(fit.val, np.sort(val))  # the 20 % the probe leaves out validates trained fits
             assert not set(fit.train) & set(fit.test)
+
+
+def test_a_published_draw_with_one_class_is_refused_at_planning() -> None:
+    """0.1 % of 4,000 cells is 3 drawn, 2 kept: some seed draws a single class, which no classifier can fit."""
+    spec = PRESETS["ganz2025"].with_changes(protocols=("pooled",), seeds=tuple(range(42, 52)))
+    with pytest.raises(BudgetError, match=r"Budget 0.1% of seed \d+ draws 2 training cell\(s\), all") as info:
+        plan_fits(_cells(4000), spec)
+    assert "Raise the smallest budget" in info.value.fix
 
 
 def test_folds_match_stratified_group_kfold_inside_the_training_part() -> None:

@@ -90,6 +90,8 @@ def test_presets_follow_the_published_protocols():
         ({"protocols": ["everything"]}, "Unknown protocol"),
         ({"encoders": ["a", "a"]}, "lists a value twice"),
         ({"seeds": [0, 0]}, "`seeds` lists a value twice"),
+        ({"protocols": []}, "no protocols"),
+        ({"name": []}, "`name` must be one text"),
         ({"budgets": [10, "10/class"]}, r"`budgets` lists a value twice: \['10/class', '10/class'\]"),
         ({"budgets": ["lots"]}, "Cannot read the budget"),
         ({"colour": "red"}, "Unknown experiment field"),
