@@ -7,15 +7,13 @@ are imported from their modules.
 """
 
 from mitoviz.evaluate.decision import THRESHOLD, degenerate, predicted_positive
-from mitoviz.evaluate.metrics import METRIC_NAMES, Summary, binary_metrics, binary_metrics_many, summarize
+from mitoviz.evaluate.metrics import METRIC_NAMES, binary_metrics, binary_metrics_many
 
 __all__ = [
     "METRIC_NAMES",
     "THRESHOLD",
-    "Summary",
     "binary_metrics",
     "binary_metrics_many",
     "degenerate",
     "predicted_positive",
-    "summarize",
 ]

@@ -14,10 +14,6 @@ Conventions (shared by :func:`binary_metrics` and :func:`binary_metrics_many`):
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
-from typing import NamedTuple
-
 import numpy as np
 from scipy import stats
 
@@ -154,32 +150,3 @@ def binary_metrics(y_true: np.ndarray, prob: np.ndarray, threshold: float = THRE
         item = value[0].item()
         out[key] = item
     return out
-
-
-class Summary(NamedTuple):
-    """Mean, sample SD and t-based 95 % confidence interval of one metric across seeds."""
-
-    mean: float
-    sd: float
-    ci_low: float
-    ci_high: float
-    n: int
-
-
-def summarize(values: Sequence[float] | np.ndarray, confidence: float = 0.95) -> Summary:
-    """Summarise repeated runs (e.g. seeds): mean, SD (ddof=1) and a t-interval.
-
-    NaN values (e.g. an undefined AUROC) are left out and not counted in ``n``. With one
-    value the SD and interval are NaN; with none, everything is NaN and ``n`` is 0.
-    """
-    v = np.asarray(values, dtype=np.float64).ravel()
-    v = v[~np.isnan(v)]
-    n = int(v.size)
-    if n == 0:
-        return Summary(math.nan, math.nan, math.nan, math.nan, 0)
-    mean = float(v.mean())
-    if n == 1:
-        return Summary(mean, math.nan, math.nan, math.nan, 1)
-    sd = float(v.std(ddof=1))
-    half = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * sd / math.sqrt(n)
-    return Summary(mean, sd, mean - half, mean + half, n)

@@ -251,7 +251,8 @@ def holm(p_values: np.ndarray) -> np.ndarray:
 
 
 def resamples_for(n_methods: int, alpha: float = 0.05) -> int:
-    """Resamples that let the smallest Holm threshold α/m be reached: p-value floor 2/(B+1) <= α/(2m)."""
+    """Resamples for m pairs such that the two-sided p-value's floor 2/(B+1) is at most half the smallest Holm
+    threshold α/m (twice the resamples strictly needed, so a clear difference passes it with room)."""
     return max(N_RESAMPLES, math.ceil(4 * (n_methods * (n_methods - 1) // 2) / alpha))
 
 

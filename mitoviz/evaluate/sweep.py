@@ -61,15 +61,20 @@ def _sklearn_loop(
     return list(out)
 
 
+def _by_test(tests: list[np.ndarray]) -> list[list[int]]:
+    """Fits grouped by identical test index (each group is evaluated in one pass)."""
+    groups: dict[bytes, list[int]] = {}
+    for i, te in enumerate(tests):
+        groups.setdefault(te.tobytes(), []).append(i)
+    return list(groups.values())
+
+
 def _probabilities(
     fits: LinearFits, X: np.ndarray, tests: list[np.ndarray], dev: torch.device
 ) -> list[np.ndarray]:
     """Test probabilities of each fit, one matmul per distinct test set."""
     out: list[np.ndarray] = [np.empty(0)] * len(tests)
-    by_test: dict[bytes, list[int]] = {}
-    for i, te in enumerate(tests):
-        by_test.setdefault(te.tobytes(), []).append(i)
-    for members in by_test.values():
+    for members in _by_test(tests):
         te = tests[members[0]]
         Xte = torch.as_tensor(np.ascontiguousarray(X[te], dtype=np.float32)).to(dev)
         W = torch.as_tensor(fits.coef[members].T, dtype=torch.float32).to(dev)
@@ -174,11 +179,8 @@ def sweep(
         probs = _sklearn_loop(X, y, sets, tests, estimator, n_jobs, progress)
     elif config["kind"] == "knn":
         probs = [np.empty(0)] * len(sets)
-        by_test: dict[bytes, list[int]] = {}
-        for i, te in enumerate(tests):
-            by_test.setdefault(te.tobytes(), []).append(i)
         done = 0
-        for members in by_test.values():
+        for members in _by_test(tests):
             p = knn_predict(
                 X,
                 y,

@@ -7,7 +7,6 @@ import warnings
 
 import numpy as np
 import pytest
-from scipy import stats
 from sklearn.metrics import (
     accuracy_score,
     balanced_accuracy_score,
@@ -18,7 +17,7 @@ from sklearn.metrics import (
 )
 
 from mitoviz.errors import SpecError
-from mitoviz.evaluate.metrics import METRIC_NAMES, binary_metrics, binary_metrics_many, summarize
+from mitoviz.evaluate.metrics import METRIC_NAMES, binary_metrics, binary_metrics_many
 
 
 def _cases(seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -127,22 +126,3 @@ def test_undefined_metrics_are_nan_not_zero() -> None:
 def test_bad_metric_input_raises_spec_error(y: np.ndarray, p: np.ndarray) -> None:
     with pytest.raises(SpecError):
         binary_metrics(y, p)
-
-
-def test_summarize_matches_t_interval() -> None:
-    values = [0.71, 0.74, 0.69, 0.77, 0.72]
-    s = summarize(values)
-    low, high = stats.t.interval(0.95, len(values) - 1, loc=np.mean(values), scale=stats.sem(values))
-    assert s.mean == pytest.approx(np.mean(values))
-    assert s.sd == pytest.approx(np.std(values, ddof=1))
-    assert (s.ci_low, s.ci_high) == (pytest.approx(low), pytest.approx(high))
-    assert s.n == 5
-
-
-def test_summarize_leaves_out_nan_and_handles_tiny_samples() -> None:
-    s = summarize([0.6, math.nan, 0.8])
-    assert s.n == 2 and s.mean == pytest.approx(0.7)
-    one = summarize([0.5])
-    assert one.n == 1 and one.mean == 0.5 and math.isnan(one.sd) and math.isnan(one.ci_low)
-    empty = summarize([math.nan])
-    assert empty.n == 0 and math.isnan(empty.mean)

@@ -16,7 +16,7 @@ import torch
 from mitoviz.config import resolve_device
 from mitoviz.errors import SpecError
 from mitoviz.evaluate.classifiers import KNeighborsCappedWarning
-from mitoviz.evaluate.solvers.inputs import Progress, check_index, check_train_sets, check_xy
+from mitoviz.evaluate.solvers.inputs import check_index, check_train_sets, check_xy
 
 #: Cosine distance below float32 resolution: the same point (its vote outweighs all others).
 _SAME_POINT = 1e-6
@@ -32,7 +32,6 @@ def knn_predict(
     weights: Literal["uniform", "distance"] = "uniform",
     device: str | torch.device = "cpu",
     chunk: int = 1024,
-    progress: Progress | None = None,
 ) -> np.ndarray:
     """Cosine kNN for many training sets sharing one test set: P(positive) ``[n_fits, n_test]``.
 
@@ -85,6 +84,4 @@ def knn_predict(
                     wgt = torch.where(exact.any(1, keepdim=True), exact.to(torch.float64), 1.0 / dist)
                     prob = (wgt * votes).sum(1) / wgt.sum(1)
                 out[i, start : start + Q.shape[0]] = prob.cpu().numpy()
-            if progress is not None:
-                progress(min(start + chunk, test.size), test.size)
     return out
