@@ -17,11 +17,8 @@ def jobs_badge() -> None:
     """Running and queued jobs, refreshed every few seconds on every page. Whatever is wrong with the job store
     (damaged, unreadable, a full disk, records that are not JSON), the badge says so and the page still renders."""
     try:
-        store = job_store(cfg)
-        try:
+        with job_store(cfg) as store:
             counts = store.summary()
-        finally:
-            store.close()
     except Exception as exc:  # nothing the job store does may take a page down
         what = exc.what if isinstance(exc, MitovizError) else f"{type(exc).__name__}: {exc}"
         pages.link(pages.JOBS, "Job store needs attention", ":material/warning:", help=what)

@@ -11,6 +11,14 @@ from typing import Any
 from mitoviz.errors import StorageError
 
 
+def mtime_ns(path: Path) -> int:
+    """The file's modification time in ns, 0 when it cannot be read (a change stamp for caches)."""
+    try:
+        return Path(path).stat().st_mtime_ns
+    except OSError:
+        return 0
+
+
 def write_atomic(path: Path, data: bytes) -> None:
     """Write bytes to ``path`` via a temporary file in the same folder and a rename."""
     path = Path(path)

@@ -47,6 +47,12 @@ def test_runs_are_append_only_and_never_overwrite_each_other(tmp_path):
     assert {r["run_id"] for r in store.listing()} == {a.run_id, b.run_id}
     m = a.manifest()
     assert m["versions"]["torch"] and m["code_revision"] and m["spec"]["datasets"] == ["d"]
+    with pytest.raises(StorageError, match="still running") as refused:  # its process (this one) is alive
+        store.delete(b.run_id)
+    assert "Cancel its job" in refused.value.fix
+    with pytest.raises(StorageError, match="still running"):
+        store.move_aside(b.run_id)
+    b.update_manifest(status="cancelled")
     store.delete(b.run_id)
     assert [r.run_id for r in store.runs()] == [a.run_id]
     with pytest.raises(StorageError, match="no run"):

@@ -1,11 +1,8 @@
-import tempfile
-from pathlib import Path
-
 import pandas as pd
 import streamlit as st
 
 from mitoviz.errors import MitovizError
-from mitoviz.experiment.bundle import export_bundle
+from mitoviz.experiment.bundle import export_for_download
 from mitoviz.results import ResultsStore
 from mitoviz.ui import pages
 from mitoviz.ui.widgets import settings, show_error, user_errors
@@ -64,18 +61,18 @@ with left, st.container(border=True):
         run_id = st.selectbox("Run", [r["run_id"] for r in healthy], key="export_run")
         if st.button("Build bundle", icon=":material/archive:"):
             with st.spinner("Collecting results and cell images…"), user_errors():
-                target = Path(tempfile.mkdtemp(prefix="mitoviz-bundle-"))
-                st.session_state["bundle"] = (run_id, export_bundle(run_id, target, cfg))
+                st.session_state["bundle"] = (run_id, export_for_download(run_id, cfg))
         built = st.session_state.get("bundle")
         if built and built[0] == run_id and built[1].exists():
             st.download_button(f"Download {built[1].name} ({built[1].stat().st_size / 1e6:.1f} MB)",
-                               built[1].read_bytes(), built[1].name, "application/zip", icon=":material/download:",
+                               built[1].read_bytes, built[1].name, "application/zip", icon=":material/download:",
                                on_click="ignore")
     else:
         st.caption("Nothing to export yet.")
     if runs:
         st.divider()
-        doomed = st.selectbox("Delete a run", [r["run_id"] for r in runs], index=None, placeholder="choose a run")
+        doomed = st.selectbox("Delete a run", [r["run_id"] for r in runs if r["status"] != "running"], index=None,
+                              placeholder="choose a run", help="A running run is deleted after its job is cancelled.")
         if doomed:
             st.button(f"Delete {doomed}", type="secondary", icon=":material/delete:", on_click=_act,
                       args=("delete", doomed))

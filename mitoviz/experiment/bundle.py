@@ -17,7 +17,8 @@ from mitoviz.data.patches import PatchReader, PatchSettings
 from mitoviz.errors import PatchError
 from mitoviz.evaluate.decision import predicted_positive
 from mitoviz.files import write_atomic
-from mitoviz.results import CONTEXT_EXTENT, CONTEXT_PX, PATCH_PX, ResultsStore, Run
+from mitoviz.results import BUNDLE_SUFFIX, CONTEXT_EXTENT, CONTEXT_PX, PATCH_PX, ResultsStore, Run
+from mitoviz.results.faults import storage_error
 
 MAX_PATCHES = 20_000
 MAX_CONTEXTS = 2_000
@@ -72,3 +73,14 @@ def export_bundle(run_id: str, target: Path, settings: Settings) -> Path:
     if not run.manifest().get("imported_from"):
         run.update_manifest(bundle_images=render_patches(run))
     return store.export_bundle(run_id, target)
+
+
+def export_for_download(run_id: str, settings: Settings) -> Path:
+    """:func:`export_bundle` into the home's exports folder, replacing the bundle built there before."""
+    try:
+        settings.exports_dir.mkdir(parents=True, exist_ok=True)
+        for old in settings.exports_dir.glob(f"*{BUNDLE_SUFFIX}"):
+            old.unlink(missing_ok=True)
+    except OSError as exc:
+        raise storage_error(exc, settings.exports_dir, "prepare") from exc
+    return export_bundle(run_id, settings.exports_dir, settings)

@@ -27,7 +27,6 @@ from mitoviz.results.faults import REPAIR_HINT, Damaged, Quarantine, storage_err
 
 STATES = ("queued", "running", "interrupted", "done", "failed", "cancelled")
 ACTIVE = ("queued", "running", "interrupted")  # interrupted: its worker died; the next worker resumes it
-FINISHED = ("done", "failed", "cancelled")
 # A running job whose worker has not beaten for this long is interrupted (MITOVIZ_STALE_AFTER overrides).
 HEARTBEAT_STALE_S = float(os.environ.get("MITOVIZ_STALE_AFTER", "20"))
 MAX_ATTEMPTS = int(os.environ.get("MITOVIZ_MAX_ATTEMPTS", "3"))  # a job whose worker dies this often fails
@@ -179,6 +178,12 @@ class JobStore:
     def close(self) -> None:
         self.cache.close()
 
+    def __enter__(self) -> JobStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     @contextmanager
     def _transaction(self) -> Iterator[None]:
         try:
@@ -320,10 +325,9 @@ class JobStore:
         return job
 
     def delete(self, job_id: str) -> None:
-        job = self._view(self.get(job_id))
-        if job["state"] == "running":
-            raise JobError(f"Job {job_id} is running.", "Cancel it before deleting it.")
-        with self._transaction():
+        with self._transaction():  # checked and deleted at once: a worker cannot claim it in between
+            if self._view(self.get(job_id))["state"] == "running":
+                raise JobError(f"Job {job_id} is running.", "Cancel it before deleting it.")
             self.cache.delete(f"job:{job_id}")
 
     # --- worker side -------------------------------------------------------------------------
@@ -363,11 +367,12 @@ class JobStore:
         with self._transaction():
             self.cache.delete(f"worker:{worker}")
 
-    def workers(self, alive_only: bool = True) -> list[dict[str, Any]]:
+    def workers(self) -> list[dict[str, Any]]:
+        """The workers that beat recently."""
         out = []
         for key in self._keys("worker:"):
             info = self._read(key)
-            if isinstance(info, dict) and (not alive_only or _now() - info.get("heartbeat", 0) < HEARTBEAT_STALE_S):
+            if isinstance(info, dict) and _now() - info.get("heartbeat", 0) < HEARTBEAT_STALE_S:
                 out.append({"name": key.removeprefix("worker:"), **info})
         return out
 

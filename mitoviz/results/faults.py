@@ -124,11 +124,6 @@ def storage_error(exc: BaseException, path: Path, doing: str = "use") -> Storage
             f"Cannot {doing} {path}: {why} ({exc}).",
             "Fix the permissions of the mitoviz home folder (MITOVIZ_HOME), or point it at a writable folder.",
         )
-    if is_denied(exc):
-        return StorageError(
-            f"Cannot {doing} {path}: permission denied or read-only ({exc}).",
-            "Fix the permissions of the mitoviz home folder (MITOVIZ_HOME), or point it at a writable folder.",
-        )
     return StorageError(f"Cannot {doing} {path}: {exc}.", "Check the disk and the permissions of the home folder.")
 
 

@@ -29,6 +29,7 @@ MANIFEST_FIELDS: dict[str, tuple[tuple[type, ...], bool]] = {
     "synthetic": ((bool,), False),
     "positive_label": ((str,), False),
     "n_fits_done": ((int,), False),
+    "n_fits_planned": ((int,), False),
     "seconds": ((*NUMBER, NONE), False),
     "imported_from": ((str,), False),
     "imported": ((str,), False),

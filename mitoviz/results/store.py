@@ -345,8 +345,7 @@ class ResultsStore:
         """One listing row; a run that cannot be read is a row with status "damaged" and the reason."""
         row: dict[str, Any] = {"run_id": run.run_id, "name": "", "status": "damaged", "created": "", "datasets": "",
                                "encoders": "", "synthetic": False, "fits": 0, "planned": 0, "seconds": None,
-                               "imported": False,
-                               "problem": ""}
+                               "imported": False, "spec_hash": "", "problem": ""}
         try:
             m = run.manifest()
             problems = run.quick_problems(m)
@@ -360,7 +359,7 @@ class ResultsStore:
             datasets=", ".join(str(d) for d in spec.get("datasets") or []),
             encoders=", ".join(str(e) for e in spec.get("encoders") or []),
             fits=int(m.get("n_fits_done", 0)), planned=int(m.get("n_fits_planned", 0)), seconds=m.get("seconds"),
-            imported=bool(m.get("imported_from")),
+            imported=bool(m.get("imported_from")), spec_hash=m.get("spec_hash", ""),
         )
         if problems:
             return {**row, "problem": f"Run {run.run_id} is damaged: " + "; ".join(problems)}
@@ -372,8 +371,19 @@ class ResultsStore:
     def listing(self) -> list[dict[str, Any]]:
         return [self.entry(run) for run in self.runs()]
 
+    def _refuse_if_running(self, run: Run, doing: str) -> None:
+        """A run whose process is alive would recreate its folders at its next part: stop its job first."""
+        try:
+            running = run.state() == "running"
+        except (StorageError, OSError):  # damaged: nobody is writing it the way it expects
+            return
+        if running:
+            raise StorageError(f"Run {run.run_id} is still running, so it cannot be {doing}.",
+                               "Cancel its job on the Jobs page (or `python -m mitoviz cancel`), then try again.")
+
     def delete(self, run_id: str) -> None:
         run = self.get(run_id)
+        self._refuse_if_running(run, "deleted")
         try:
             shutil.rmtree(run.root)
         except OSError as exc:
@@ -382,6 +392,7 @@ class ResultsStore:
     def move_aside(self, run_id: str, quarantine: Quarantine | None = None, reason: str = "") -> Path:
         """Move a (damaged) run into the quarantine folder; returns where it went."""
         run = self.get(run_id)
+        self._refuse_if_running(run, "moved aside")
         owner.stop_heartbeat(run.root)
         quarantine = quarantine or Quarantine(self.root.parent)
         return quarantine.move(run.root, reason or "moved aside by the user")
