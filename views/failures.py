@@ -20,6 +20,7 @@ from mitoviz.report import (
     train_domains,
 )
 from mitoviz.report.cells import decision_note, degenerate_methods, negative_name
+from mitoviz.report.maps import n_pages, page_of
 from mitoviz.ui.agreement import agreement_section
 from mitoviz.ui.data import predictions
 from mitoviz.ui.gallery import Cards, context_reason, show_cards
@@ -92,9 +93,9 @@ with errors_tab:
     if wrong.empty:
         st.success("No misclassified cells match these filters.")
     else:
-        pages = (len(wrong) - 1) // PAGE_SIZE + 1
-        page = st.pagination(pages, key=f"page-{method}-{kind}-{raters}-{len(wrong)}") if pages > 1 else 1
-        show_cards(cards, wrong.iloc[(page - 1) * PAGE_SIZE : page * PAGE_SIZE], "errors", context)
+        n = n_pages(len(wrong), PAGE_SIZE)
+        page = st.pagination(n, key=f"page-{method}-{kind}-{raters}-{len(wrong)}") if n > 1 else 1
+        show_cards(cards, page_of(wrong, page, PAGE_SIZE), "errors", context)
         st.caption(decision_note(data.positive, negative))
 
 with agreement_tab:

@@ -1,7 +1,7 @@
 import pandas as pd
 import streamlit as st
 
-from mitoviz.jobs import ACTIVE, job_store, submit
+from mitoviz.jobs import active_job, submit
 from mitoviz.results import ResultsStore
 from mitoviz.ui import pages
 from mitoviz.ui.jobs import duration
@@ -29,8 +29,7 @@ card.markdown(
     "pooled and cross-scanner. Results appear while it runs."
 )
 datasets, encoders = catalogue(cfg)
-store = ResultsStore(cfg.results_dir)
-runs = store.listing()
+runs = ResultsStore(cfg.results_dir).listing()
 
 with right:
     a, b, c = st.columns(3)
@@ -77,26 +76,9 @@ def demo_spec():
     return PRESETS["demo"]
 
 
-def demo_runs(spec_hash: str) -> list[dict]:
-    """Complete runs of the demo preset, newest first, with their manifests."""
-    out = []
-    for row in runs:
-        if row["status"] != "complete":
-            continue
-        with user_errors():
-            manifest = store.get(row["run_id"]).manifest()
-            if manifest.get("spec_hash") == spec_hash:
-                out.append({**row, "manifest": manifest})
-    return out
-
-
 def active_demo_job(spec_hash: str) -> dict | None:
     with user_errors():
-        jobs = job_store(cfg)
-        try:
-            return next((j for j in jobs.list(ACTIVE) if j["spec_hash"] == spec_hash), None)
-        finally:
-            jobs.close()
+        return active_job(cfg, spec_hash)
     return None
 
 
@@ -107,8 +89,9 @@ def start_demo() -> None:
 
 
 spec = demo_spec()
-done, running = demo_runs(spec.spec_hash()), active_demo_job(spec.spec_hash())
-took = done[0]["manifest"].get("seconds") if done else None
+done = [r for r in runs if r["status"] == "complete" and r["spec_hash"] == spec.spec_hash()]  # newest first
+running = active_demo_job(spec.spec_hash())
+took = done[0]["seconds"] if done else None
 with card:
     st.caption(f":material/timer: It took {duration(took)} on this machine last time." if took
                else f":material/timer: It takes {DEMO_TIME}.")

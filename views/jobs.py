@@ -8,7 +8,7 @@ from mitoviz.jobs.jsondisk import UnsafeRecord
 from mitoviz.jobs.worker import ensure_workers, full_disk
 from mitoviz.results.faults import Damaged, disk_full
 from mitoviz.ui import pages
-from mitoviz.ui.jobs import duration, observe, stage_views, time_left
+from mitoviz.ui.jobs import job_title, observe, stage_views
 from mitoviz.ui.widgets import empty_state, settings, show_error
 
 cfg = settings()
@@ -22,8 +22,7 @@ STAGE_ICONS = {"done": "✓", "current": "▶", "pending": "○", "stopped": "�
 
 def _act(action: str, job_id: str) -> None:
     try:
-        store = job_store(cfg)
-        try:
+        with job_store(cfg) as store:
             if action == "cancel":
                 store.cancel(job_id)
             elif action == "retry":
@@ -31,17 +30,8 @@ def _act(action: str, job_id: str) -> None:
                 ensure_workers(cfg)
             elif action == "delete":
                 store.delete(job_id)
-        finally:
-            store.close()
     except MitovizError as exc:
         st.session_state["job_error"] = exc
-
-
-def job_title(job: dict, views: list, now: float) -> str:
-    """The card's title: name · state · elapsed · time left (running jobs only) · job id."""
-    elapsed = (job.get("finished") or now) - job["started"] if job.get("started") else None
-    left = time_left(views) if job["state"] == "running" else ""
-    return " · ".join(x for x in (job["name"], job["state"], duration(elapsed), left, f"job {job['id']}") if x)
 
 
 def job_card(job: dict, expanded: bool) -> None:
@@ -105,11 +95,8 @@ def job_list() -> None:
     if full:
         st.warning(f"**{disk_full(full).what}** No job starts until there is space again.", icon=":material/storage:")
     try:
-        store = job_store(cfg)
-        try:
+        with job_store(cfg) as store:
             jobs, workers, quarantined, malformed = store.list(), store.workers(), store.quarantined, store.malformed
-        finally:
-            store.close()
         if any(j["state"] in ("queued", "interrupted") for j in jobs) and not workers and not full:
             st.info("Starting a worker…")
             ensure_workers(cfg)

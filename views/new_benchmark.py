@@ -142,10 +142,10 @@ def build() -> ExperimentSpec:
         seeds = tuple(int(s) for s in seeds_text.replace(";", ",").split(",") if s.strip())
     except ValueError as exc:
         raise MitovizError(f"Seeds must be whole numbers, got {seeds_text!r}.", "Write e.g. 0, 1, 2.") from exc
-    from mitoviz.experiment.spec import PRESETS, ExperimentSpec
+    from mitoviz.experiment.spec import ExperimentSpec
 
     return ExperimentSpec.from_dict({
-        **PRESETS["demo"].to_dict(), "name": name, "datasets": sources, "encoders": list(chosen_encoders),
+        "name": name, "datasets": sources, "encoders": list(chosen_encoders),
         "budgets": [b.label for b in budgets], "classifiers": list(classifiers), "seeds": list(seeds),
         "split": split, "test_fraction": test_fraction, "protocols": list(protocols), "patch_size": int(patch_size),
         "on_budget_overflow": "cap" if cap else "error", "trained": trained(),

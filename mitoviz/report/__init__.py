@@ -4,7 +4,9 @@ Pure pandas (no Streamlit), tested without the UI. Every function treats all kin
 (probe, lora, finetune, e2e) and takes domain axes from the data, never assuming which exist.
 Modules: ``names`` (display names), ``methods`` (labels, joins, selections), ``axes`` (axes present),
 ``curves`` (label curves), ``domains`` (domain shift, RI), ``cells`` (failure gallery), ``agreement``
-(errors by rater agreement), ``maps`` (embedding maps and brushed selections).
+(errors by rater agreement), ``maps`` (embedding maps and brushed selections), ``trust`` and
+``domain_trust`` (bootstrap intervals), ``compare`` (paired comparisons), ``precompute`` (the tables a run stores
+for its pages).
 """
 
 from mitoviz.report.agreement import RATER_FILTERS, error_table, has_votes, level_counts, rater_mask
@@ -46,6 +48,7 @@ from mitoviz.report.methods import (
     TRAINED,
     budget_order,
     joined,
+    labelled,
     method_labels,
     protocol_order,
     select_fits,
@@ -79,6 +82,7 @@ __all__ = [
     "has_votes",
     "in_box",
     "joined",
+    "labelled",
     "level_counts",
     "lodo_matrix",
     "lodo_table",

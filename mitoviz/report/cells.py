@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from mitoviz.evaluate.decision import THRESHOLD, degenerate, predicted_positive
-from mitoviz.report.methods import method_labels
+from mitoviz.report.methods import labelled
 from mitoviz.report.names import KIND_NAMES, axis_name
 
 FIT_COLUMNS = ["fit_id", "label", "method", "kind", "budget", "seed", "protocol", "train_domain"]
@@ -23,8 +23,9 @@ ERRORS = ("both", "missed", "false positive")
 def cell_predictions(
     predictions: pd.DataFrame, fits: pd.DataFrame, cells: pd.DataFrame, positive: str
 ) -> pd.DataFrame:
-    """Predictions joined to cells and fits: truth, probability, correctness, confidence of the error."""
-    described = fits.assign(label=method_labels(fits))[FIT_COLUMNS]
+    """Predictions joined to cells and fits (labelled over the whole run, see :func:`labelled`): truth, probability,
+    correctness, confidence of the error."""
+    described = labelled(fits)[FIT_COLUMNS]
     out = predictions.merge(described, on="fit_id")
     out = out.merge(cells.rename(columns={"label": "truth"}), on="cell", how="left")
     out["is_positive"] = out["truth"] == positive

@@ -17,9 +17,9 @@ import pandas as pd
 from mitoviz.data.cells import ALL
 from mitoviz.errors import SpecError
 from mitoviz.evaluate import stats
-from mitoviz.report.methods import budget_order
+from mitoviz.report.methods import budget_order, labelled
 from mitoviz.report.names import METRICS
-from mitoviz.report.trust import ALPHA, CellInfo, Trust, facet_trust, labelled, stored
+from mitoviz.report.trust import ALPHA, CellInfo, Trust, facet_trust, stored
 from mitoviz.results import Run
 
 CONFIDENCE = 0.95

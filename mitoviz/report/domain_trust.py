@@ -20,7 +20,7 @@ import pandas as pd
 from mitoviz.data.cells import ALL
 from mitoviz.evaluate import stats
 from mitoviz.report.domains import default_test_axis, in_domain, own_datasets
-from mitoviz.report.methods import budget_order
+from mitoviz.report.methods import budget_order, labelled
 from mitoviz.report.names import ordered_axes
 from mitoviz.report.trust import (
     RANDOM_STATE,
@@ -28,7 +28,6 @@ from mitoviz.report.trust import (
     by_fit,
     facets,
     fits_key,
-    labelled,
     method_rows,
     shared_rows,
 )

@@ -47,11 +47,17 @@ def method_labels(fits: pd.DataFrame) -> pd.Series:
     return label.where(probes | said, label + suffix)
 
 
+def labelled(fits: pd.DataFrame) -> pd.DataFrame:
+    """The fits with their display ``label``; pass the whole run's fits (or a subset of them already labelled), so
+    every page names a method alike whatever subset it shows."""
+    return fits if "label" in fits else fits.assign(label=method_labels(fits))
+
+
 def joined(fits: pd.DataFrame, metrics: pd.DataFrame) -> pd.DataFrame:
     """One row per (fit, test domain) with the fit's description and a display ``label``."""
     if fits.empty or metrics.empty:
         return pd.DataFrame()
-    return metrics.merge(fits.assign(label=method_labels(fits)), on="fit_id", how="inner")
+    return metrics.merge(labelled(fits), on="fit_id", how="inner")
 
 
 def select_fits(fits: pd.DataFrame, **equal: object) -> pd.DataFrame:

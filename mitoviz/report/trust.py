@@ -26,7 +26,7 @@ import pyarrow.compute as pc
 from mitoviz.data.cells import ALL, EXTERNAL
 from mitoviz.errors import SpecError
 from mitoviz.evaluate import stats
-from mitoviz.report.methods import method_labels
+from mitoviz.report.methods import labelled
 from mitoviz.report.names import DATASET
 from mitoviz.results import Run
 
@@ -148,11 +148,6 @@ class CellInfo:
         scope = np.ones_like(self.external) if test_axis == DATASET else ~self.external
         values = self.columns[test_axis].astype(str).to_numpy()
         return sorted(set(values[tested & scope]))
-
-
-def labelled(fits: pd.DataFrame) -> pd.DataFrame:
-    """The fits with their display ``label`` (computed over the whole run, as every page names them)."""
-    return fits if "label" in fits else fits.assign(label=method_labels(fits))
 
 
 def by_fit(predictions: pd.DataFrame, fit_ids: Sequence[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:

@@ -10,6 +10,7 @@ import streamlit as st
 
 from mitoviz.report.agreement import AGREEMENT_LEVELS, error_table, level_counts
 from mitoviz.results import Run
+from mitoviz.ui.data import content_stamp
 from mitoviz.ui.palette import categorical
 
 
@@ -48,14 +49,14 @@ def agreement_chart(errors: pd.DataFrame, labels: Sequence[str] = ()) -> alt.Cha
 
 
 @st.cache_data(show_spinner="Bootstrapping error rates by rater agreement…", max_entries=16)
-def _errors(run_id: str, stamp: float, fit_ids: tuple[str, ...], _per_cell: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+def _errors(run_id: str, stamp: tuple[object, ...], fit_ids: tuple[str, ...], _per_cell: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     return error_table(_per_cell)  # keyed by the run, its change stamp and the fits (the frame is not hashed)
 
 
 def agreement_section(run: Run, per_cell: pd.DataFrame, fit_ids: list[str], budget: str,
                       labels: Sequence[str] = ()) -> None:
     """The chart of error rate by agreement level with its statement, the cells per level, and the numbers."""
-    errors, statement = _errors(run.run_id, run.stamp(), tuple(sorted(fit_ids)), per_cell)
+    errors, statement = _errors(run.run_id, content_stamp(run), tuple(sorted(fit_ids)), per_cell)
     st.markdown(f"**Error rate by rater agreement** at {budget}, every seed: is a method wrong where the raters "
                 "are unsure?")
     if errors.empty:

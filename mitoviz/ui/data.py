@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import pandas as pd
@@ -17,6 +16,7 @@ import streamlit as st
 
 from mitoviz.config import Settings
 from mitoviz.errors import MitovizError, StorageError
+from mitoviz.files import mtime_ns
 from mitoviz.results import ResultsStore, Run
 
 #: Tables a run writes after its fits: (file stem, what the banner calls them when they are missing).
@@ -59,12 +59,6 @@ class RunData:
 def content_stamp(run: Run) -> tuple[object, ...]:
     """Changes when the run gains a part, a map or a table, or changes status; unlike ``Run.stamp`` not with the
     running run's heartbeat (every 10 s), so cached reads and bootstraps are not redone while nothing landed."""
-    def mtime(path: Path) -> int:
-        try:
-            return path.stat().st_mtime_ns
-        except OSError:
-            return 0
-
     fits = run.root / "fits"
     parts = len(list(fits.glob("*.parquet"))) if fits.is_dir() else 0
     try:
@@ -72,7 +66,7 @@ def content_stamp(run: Run) -> tuple[object, ...]:
     except StorageError:
         status = "damaged"
     later = [stem for stem, _ in LATER_TABLES] + [STORED_STATS, "cells"]
-    return (parts, mtime(fits), *(mtime(run.root / f"{stem}.parquet") for stem in later), status)
+    return (parts, mtime_ns(fits), *(mtime_ns(run.root / f"{stem}.parquet") for stem in later), status)
 
 
 @dataclass(frozen=True)
@@ -113,10 +107,13 @@ def progress_note(state: str, manifest: dict[str, Any], n_fits: int, have: set[s
 
 @st.cache_data(show_spinner="Loading results…", max_entries=6)
 def _run_data(results_dir: str, run_id: str, stamp: tuple[object, ...]) -> RunData:
-    from mitoviz.report import joined  # scipy and the report modules: only results pages pay for them
+    from mitoviz.report import (  # scipy and the report modules: only results pages pay for them
+        joined,
+        labelled,
+    )
 
     run = ResultsStore(results_dir).get(run_id)
-    fits, metrics = run.fits(), run.metrics()
+    fits, metrics = labelled(run.fits()), run.metrics()
     return RunData(run_id, run.manifest(), run.cells(), fits, joined(fits, metrics), run.table("robustness"))
 
 
@@ -133,11 +130,16 @@ def _move_aside(settings: Settings, run_id: str, reason: str) -> None:
     st.query_params.pop("run", None)
 
 
+def show_error(exc: MitovizError, icon: str = ":material/error:") -> None:
+    """What is wrong, in bold, and what to do."""
+    st.error(f"**{exc.what}**" + (f"\n\n{exc.fix}" if exc.fix else ""), icon=icon)
+
+
 def damaged_run(settings: Settings, run_id: str, exc: StorageError) -> NoReturn:
     """Stop the page: what is wrong with the run, and the button that moves it aside (nothing is deleted)."""
     if failed := st.session_state.pop("move_aside_error", None):
-        st.error(f"**{failed.what}**\n\n{failed.fix}", icon=":material/error:")
-    st.error(f"**{exc.what}**" + (f"\n\n{exc.fix}" if exc.fix else ""), icon=":material/broken_image:")
+        show_error(failed)
+    show_error(exc, ":material/broken_image:")
     st.button("Move this run aside", key=f"move-aside-{run_id}", icon=":material/move_item:", on_click=_move_aside,
               args=(settings, run_id, exc.what), help="Moves the run folder into <home>/quarantine/<timestamp>/.")
     st.stop()

@@ -105,6 +105,23 @@ def _current(name: str, st: dict[str, Any], count: str, fraction: float, now: fl
     return StageView(name, fraction, "current", " · ".join(p for p in parts if p), eta)
 
 
+def job_title(job: dict[str, Any], views: list[StageView], now: float) -> str:
+    """A job card's title: name · state · elapsed · time left (running jobs only) · job id."""
+    elapsed = (job.get("finished") or now) - job["started"] if job.get("started") else None
+    left = time_left(views) if job["state"] == "running" else ""
+    return " · ".join(x for x in (job["name"], job["state"], duration(elapsed), left, f"job {job['id']}") if x)
+
+
+def where_it_is(job: dict[str, Any]) -> str:
+    """One line for a terminal listing: the first stage with progress that has not finished (``embed uni 300/895``),
+    else the last finished one; every stage is announced at 0 from the start, so the last listed says nothing."""
+    stages = ordered(job)
+    moving = [(n, st) for n, st in stages if st.get("done", 0) > 0 and not _finished(st)]
+    finished = [(n, st) for n, st in stages if _finished(st)]
+    name, st = (moving or finished[-1:] or [(None, {})])[0]
+    return f"{name} {st['done']}/{st['total']}" if name else ""
+
+
 def time_left(views: list[StageView]) -> str:
     """The whole job's time left: the sum of the unfinished stages' times left. Where some are not measured yet
     (pending stages, a stage that just started), the known part is a lower bound; with none known, "estimating…"."""

@@ -36,7 +36,7 @@ def _point_size(n: int) -> int:
 
 
 def embedding_map(data: pd.DataFrame, colour: str, title: str, legend_title: str | None = None,
-                  selectable: bool = True, axes: Sequence[str] = ()) -> alt.Chart:
+                  axes: Sequence[str] = ()) -> alt.Chart:
     """A 2-D map of embeddings; drag a rectangle to select cells. ``axes``: domain columns for the tooltip.
 
     The legend sits below the plot in as many columns as fit, so no label is cut at any width.
@@ -55,7 +55,7 @@ def embedding_map(data: pd.DataFrame, colour: str, title: str, legend_title: str
                *[alt.Tooltip(f"{a}:N", title=axis_name(a)) for a in axes if a != colour and a in data.columns]]
     if colour not in ("truth", *axes):
         tooltip.append(alt.Tooltip(f"{colour}:N", title=legend_title or colour))
-    chart = (
+    return (
         alt.Chart(data, title=alt.TitleParams(title, anchor="start", fontSize=14))
         .mark_circle(size=_point_size(len(data)), opacity=0.8)
         .encode(
@@ -65,7 +65,5 @@ def embedding_map(data: pd.DataFrame, colour: str, title: str, legend_title: str
             tooltip=tooltip,
         )
         .properties(height=420)
+        .add_params(alt.selection_interval(name="brush", encodings=["x", "y"]))
     )
-    if selectable:
-        chart = chart.add_params(alt.selection_interval(name="brush", encodings=["x", "y"]))
-    return chart

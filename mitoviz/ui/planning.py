@@ -15,6 +15,7 @@ import streamlit as st
 
 from mitoviz.config import Settings
 from mitoviz.errors import MitovizError
+from mitoviz.files import mtime_ns
 
 HOUR_S = 3600.0
 CAPPED = " capped in "  # the planner's per-replicate note on a capped budget; grouped into one note here
@@ -29,17 +30,10 @@ class Checked:
     error: MitovizError | None = None
 
 
-def _mtime(path: Path) -> int:
-    try:
-        return path.stat().st_mtime_ns
-    except OSError:
-        return 0
-
-
 def data_stamp(sources: list[str], known: dict[str, Path | None]) -> tuple[int, ...]:
     """Changes when an annotation file (or folder) the spec names changes: a preset's found path, else the path."""
     paths = [known.get(s) or Path(s) for s in sources]
-    return tuple(_mtime(p) for p in paths if p is not None)
+    return tuple(mtime_ns(p) for p in paths if p is not None)
 
 
 Planner = Callable[[Any, Settings], tuple[Any, Any]]  # (spec, settings) → (plan, estimate); may raise MitovizError

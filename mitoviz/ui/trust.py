@@ -21,11 +21,10 @@ from mitoviz.report.domain_trust import (
     stored_domains,
 )
 from mitoviz.report.domains import own_datasets
-from mitoviz.report.trust import TABLES, CellInfo, Trust, facet_trust, labelled, stored
+from mitoviz.report.methods import labelled
+from mitoviz.report.trust import TABLES, CellInfo, Trust, facet_trust, stored
 from mitoviz.results import Run
-from mitoviz.ui.data import RunData, guarded
-
-#: Split modes whose test cells share slides with the training cells (the leakage warning).
+from mitoviz.ui.data import RunData, content_stamp, guarded
 
 
 def _stored_stamp(run: Run, tables: Iterable[str] = TABLES.values()) -> float:
@@ -34,12 +33,12 @@ def _stored_stamp(run: Run, tables: Iterable[str] = TABLES.values()) -> float:
 
 
 @st.cache_data(show_spinner=False, max_entries=6)
-def _stored(run_id: str, stamp: float, stored_stamp: float, _run: Run, _fits: pd.DataFrame) -> Trust | None:
+def _stored(run_id: str, stamp: tuple[object, ...], stored_stamp: float, _run: Run, _fits: pd.DataFrame) -> Trust | None:
     return stored(_run, _fits)
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
-def _cell_info(run_id: str, stamp: float, _data: RunData) -> CellInfo:
+def _cell_info(run_id: str, stamp: tuple[object, ...], _data: RunData) -> CellInfo:
     return CellInfo.of(_data.cells, _data.positive)
 
 
@@ -50,7 +49,7 @@ def _predictions(run: Run, fits: pd.DataFrame) -> pd.DataFrame:
 @st.cache_data(show_spinner=False, max_entries=48)
 def _facet(
     run_id: str,
-    stamp: float,
+    stamp: tuple[object, ...],
     metric: str,
     protocol: str,
     train_domain: str,
@@ -68,7 +67,7 @@ def facet(
     settings: Settings, run: Run, data: RunData, metric: str, protocol: str, train_domain: str, test_axis: str
 ) -> Trust:
     """The bootstrap tables of one facet for ``metric``: stored ones when fresh, else computed (cached)."""
-    stamp = run.stamp()
+    stamp = content_stamp(run)
     saved = guarded(settings, run, lambda: _stored(run.run_id, stamp, _stored_stamp(run), run, data.fits))
     if saved is not None:
         found = saved.where(metric=metric, protocol=protocol, train_domain=train_domain, test_axis=test_axis)
@@ -82,7 +81,7 @@ def facet(
 @st.cache_data(show_spinner=False, max_entries=24)
 def _domain(
     run_id: str,
-    stamp: float,
+    stamp: tuple[object, ...],
     metric: str,
     protocol: str,
     test_axis: str,
@@ -109,7 +108,7 @@ def _domain(
 
 @st.cache_data(show_spinner=False, max_entries=6)
 def _stored_domains(
-    run_id: str, stamp: float, stored_stamp: float, _run: Run, _fits: pd.DataFrame
+    run_id: str, stamp: tuple[object, ...], stored_stamp: float, _run: Run, _fits: pd.DataFrame
 ) -> tuple[pd.DataFrame, pd.DataFrame] | None:
     return stored_domains(_run, _fits)
 
@@ -126,7 +125,7 @@ def domain(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Matrix cells and drops with their intervals (:func:`mitoviz.report.domain_trust.domain_trust`): stored
     ones when the run holds them for this view, else computed (cached)."""
-    stamp = run.stamp()
+    stamp = content_stamp(run)
     saved = guarded(
         settings,
         run,

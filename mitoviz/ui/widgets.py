@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import streamlit as st
@@ -13,11 +12,20 @@ import streamlit as st
 from mitoviz.config import Settings, load_settings
 from mitoviz.data.splits import CELL_SPLIT_WARNING
 from mitoviz.errors import MitovizError, StorageError
+from mitoviz.files import mtime_ns
 from mitoviz.results import ResultsStore, Run
 from mitoviz.results.faults import Damaged
 from mitoviz.results.store import DAMAGED_RUN_FIX
 from mitoviz.ui import pages
-from mitoviz.ui.data import LATER_TABLES, RunData, content_stamp, damaged_run, progress_note, run_data
+from mitoviz.ui.data import (
+    LATER_TABLES,
+    RunData,
+    content_stamp,
+    damaged_run,
+    progress_note,
+    run_data,
+    show_error,
+)
 
 WATCH_S = 2.0  # how often a page showing a running run looks for newly landed parts
 REFRESH_S = 10.0  # and reruns at most this often while they keep landing (a trained method lands one per fit)
@@ -35,13 +43,6 @@ def settings() -> Settings:
         raise  # unreachable; keeps type checkers calm
 
 
-def _mtime(path: Path) -> int:
-    try:
-        return path.stat().st_mtime_ns
-    except OSError:
-        return 0
-
-
 @st.cache_data(ttl=60, show_spinner=False)
 def _catalogue(key: tuple[object, ...], _cfg: Settings) -> tuple[list[Any], list[Any]]:
     from mitoviz.data.sources import dataset_status
@@ -55,11 +56,7 @@ def catalogue(cfg: Settings) -> tuple[list[Any], list[Any]]:
     pages rerun on every click. A folder added under a data root or the weights folder (their mtimes change)
     reads again at once; a change deeper down within a minute."""
     folders = (*cfg.all_data_roots(), cfg.weights_root, cfg.demo_dir, cfg.demo_dir / "images")
-    return _catalogue((repr(cfg), *(_mtime(f) for f in folders)), cfg)
-
-
-def show_error(exc: MitovizError) -> None:
-    st.error(f"**{exc.what}**" + (f"\n\n{exc.fix}" if exc.fix else ""), icon=":material/error:")
+    return _catalogue((repr(cfg), *(mtime_ns(f) for f in folders)), cfg)
 
 
 @contextlib.contextmanager
@@ -152,7 +149,7 @@ def _watch(run: Run, seen: tuple[object, ...], drawn_at: float, empty: bool) -> 
         st.rerun()
 
 
-def run_banners(cfg: Settings, run: Run, data: RunData, state: str) -> None:
+def run_banners(run: Run, data: RunData, state: str) -> None:
     """Partial, stopped, leaky and synthetic runs say so at the head of every results page."""
     from mitoviz.data.splits import LEAKY_SPLITS
     from mitoviz.ui.trust import split_mode
@@ -190,5 +187,5 @@ def open_results(title: str) -> tuple[Settings, Run, RunData]:
     if row["status"] == "running":
         with st.sidebar:
             _watch(run, seen, time.time(), data.fits.empty)
-    run_banners(cfg, run, data, row["status"])
+    run_banners(run, data, row["status"])
     return cfg, run, data

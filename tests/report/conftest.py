@@ -121,7 +121,8 @@ def trust_run(tmp_path_factory: pytest.TempPathFactory):
 def trust_tables(trust_run):
     """(fits with labels, predictions, cells, CellInfo) of :func:`trust_run`."""
     from mitoviz.report import trust
+    from mitoviz.report.methods import labelled
     from tests.report.runs import POSITIVE
 
-    fits, cells = trust.labelled(trust_run.fits()), trust_run.cells()
+    fits, cells = labelled(trust_run.fits()), trust_run.cells()
     return fits, trust_run.predictions(), cells, trust.CellInfo.of(cells, POSITIVE)

@@ -13,6 +13,7 @@ from mitoviz.report import (
     disagreement_patterns,
     disagreements,
     in_box,
+    labelled,
     map_colours,
     map_correctness,
     map_points,
@@ -66,6 +67,16 @@ def test_gallery_and_metrics_give_the_same_verdict(cells: pd.DataFrame) -> None:
         half["correct"] == ~half["is_positive"]
     ).all()  # every 0.50 mitosis is wrong, every imposter right
     assert binary_metrics(y, np.array(probs["half"]))["degenerate"] is True
+
+
+def test_a_subset_of_fits_keeps_the_names_the_whole_run_gives(cells: pd.DataFrame) -> None:
+    """Two probe classifiers in the run name each probe 'uni · <classifier>', even where only one has landed."""
+    fits = pd.concat([_fits([("uni", "probe")]), _fits([("uni", "probe")]).assign(fit_id="uni-knn", classifier="knn")])
+    run_wide = labelled(fits)
+    assert sorted(run_wide["label"]) == ["uni · knn", "uni · logreg"]
+    per_cell = cell_predictions(_predictions({"uni": [0.9] * 12}), run_wide[run_wide["fit_id"] == "uni"], cells,
+                                POSITIVE)
+    assert set(per_cell["label"]) == {"uni · logreg"}
 
 
 def test_misclassified_filters_on_any_axis(cells: pd.DataFrame) -> None:

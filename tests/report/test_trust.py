@@ -11,6 +11,7 @@ import pytest
 
 from mitoviz.evaluate import stats
 from mitoviz.report import trust
+from mitoviz.report.methods import labelled
 from tests.report.runs import POSITIVE, write_run
 
 LABELS = ["e2e-resnet18 (end-to-end)", "uni", "uni+lora", "virchow2"]
@@ -166,7 +167,7 @@ def test_a_method_with_more_cells_keeps_them_for_its_interval(trust_tables) -> N
 
 def test_precomputed_tables_are_read_back_until_fits_change(tmp_path: Path) -> None:
     run = write_run(tmp_path)
-    fits = trust.labelled(run.fits())
+    fits = labelled(run.fits())
     assert trust.stored(run, fits) is None
     made = trust.precompute_facets(run, ("balanced_accuracy",))  # by default the facets the page opens on
     assert set(made.points["test_axis"]) == {"all"}
@@ -188,7 +189,7 @@ def test_precomputed_tables_are_read_back_until_fits_change(tmp_path: Path) -> N
     )
     extra = run.fits().iloc[:1].assign(fit_id="new-fit")
     run.append("late_part", extra, run.metrics().iloc[:0], run.predictions().iloc[:0])
-    assert trust.stored(run, trust.labelled(run.fits())) is None  # stale: the run gained a fit
+    assert trust.stored(run, labelled(run.fits())) is None  # stale: the run gained a fit
 
 
 def test_unknown_metric_and_test_axis_say_what_to_do(trust_tables) -> None:

@@ -12,6 +12,7 @@ from mitoviz.errors import SpecError
 from mitoviz.evaluate import stats
 from mitoviz.report import compare as cmp
 from mitoviz.report import trust
+from mitoviz.report.methods import labelled
 from tests.report.runs import POSITIVE, write_run
 from tests.report.test_trust import LABELS, direct
 
@@ -92,7 +93,7 @@ def test_compare_from_the_run_tables_equals_the_page(trust_tables, facet, trust_
 def test_compare_reads_stored_tables(tmp_path) -> None:
     run = write_run(tmp_path)
     trust.precompute_facets(run, ("balanced_accuracy",), test_axes=None)  # every axis
-    stored = trust.stored(run, trust.labelled(run.fits()))
+    stored = trust.stored(run, labelled(run.fits()))
     assert set(stored.pairs["test_axis"]) == {"all", "scanner", "tumor_type", "dataset"}
     stored.pairs["difference"] = 9.0  # a marker: only a read of the stored tables gives it
     out = cmp.compare(

@@ -7,9 +7,10 @@ import pandas as pd
 import pytest
 
 from mitoviz.evaluate import stats
-from mitoviz.report import joined, trust
+from mitoviz.report import joined
 from mitoviz.report.domain_trust import domain_trust, stored_domains
 from mitoviz.report.domains import domain_drop, own_datasets, with_domain_intervals
+from mitoviz.report.methods import labelled
 from mitoviz.report.precompute import precompute
 from tests.report.runs import write_run
 from tests.report.test_trust import LABELS, direct
@@ -123,7 +124,7 @@ def test_external_test_sets_are_out_of_domain(trust_tables) -> None:
 
 def test_precompute_stores_the_domain_pages_opening_views(tmp_path, trust_tables) -> None:
     run = write_run(tmp_path)
-    fits = trust.labelled(run.fits())
+    fits = labelled(run.fits())
     assert stored_domains(run, fits) is None
     precompute(run, ("balanced_accuracy", "auroc"))
     cells, drops = stored_domains(run, fits)
@@ -150,4 +151,4 @@ def test_precompute_stores_the_domain_pages_opening_views(tmp_path, trust_tables
         run.metrics().iloc[:0],
         run.predictions().iloc[:0],
     )
-    assert stored_domains(run, trust.labelled(run.fits())) is None
+    assert stored_domains(run, labelled(run.fits())) is None

@@ -232,6 +232,7 @@ def test_new_benchmark_checks_then_launches(app, mitoviz_home, small_demo, monke
     jobs = store.list()
     store.close()
     assert len(jobs) == 1 and jobs[0]["spec"]["budgets"] == ["2/class", "4/class"]
+    assert jobs[0]["spec"]["projection"] == "umap"  # the spec's defaults, not the demo preset's shortcuts
     kill_workers(mitoviz_home)
 
 
@@ -244,4 +245,6 @@ def test_runs_page_exports_and_imports_bundles(app, results_home, tmp_path):
     next(b for b in at.button if b.label == "Build bundle").click().run()
     _no_exception(at)
     assert any(b.label.startswith("Download") for b in at.get("download_button"))
+    next(b for b in at.button if b.label == "Build bundle").click().run()
+    assert [p.name for p in (home / "exports").iterdir()] == [f"{run_id}.mitoviz.zip"]  # rebuilt, not piled up
 

@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 from mitoviz.config import load_settings
 from mitoviz.jobs import job_store
 from mitoviz.ui import pages
-from mitoviz.ui.jobs import duration, observe, stage_views, time_left
+from mitoviz.ui.jobs import duration, job_title, observe, stage_views, time_left, where_it_is
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = 1_000_000.0
@@ -46,6 +46,11 @@ def test_a_running_job_lists_every_stage_in_order_with_the_current_one_measured(
     assert views[1].text == "300 / 895 cells · 20.0 cells/s · 24s left"  # counts down from its last update
     assert views[2].text == "0 / 36 fits · pending"
     assert time_left(views) == "at least 24s left · estimating the rest…"
+    assert where_it_is(announced()) == "embed random-vits16 300/895"  # what `mitoviz jobs` prints
+    assert where_it_is({"stages": {"load and plan": stage(0, 1, 1), "embed uni": stage(1, 0, 9)}}) == "load and plan 1/1"
+    assert where_it_is({"stages": {}}) == ""
+    job = {**announced(), "name": "Synthetic demo", "started": NOW - 75}
+    assert job_title(job, views, NOW) == "Synthetic demo · running · 1m 15s · at least 24s left · estimating the rest… · job j1"
 
 
 def test_time_left_sums_the_stages_when_all_are_measured_and_says_estimating_when_none_is():
