@@ -32,12 +32,11 @@ class BarReporter(Reporter):
             bar = self._bars[stage] = self._tqdm(total=total, initial=done, desc=stage, leave=True, file=sys.stderr,
                                                  unit=f" {unit}" if unit else " it", dynamic_ncols=True,
                                                  mininterval=0.5, smoothing=0.1)
-        if bar.disable:
-            return
         bar.total = total
         bar.update(done - bar.n)
-        if done >= total:
+        if done >= total:  # a stage that counts again (the next fit's batches) gets a new bar
             bar.close()
+            del self._bars[stage]
 
     def log(self, message: str) -> None:
         self._tqdm.write(message, file=sys.stderr)
@@ -235,18 +234,16 @@ def cmd_submit(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_jobs(args: argparse.Namespace, settings: Settings) -> int:
     from mitoviz.jobs import job_store
+    from mitoviz.ui.jobs import where_it_is
 
-    store = job_store(settings)
-    jobs = store.list()
-    store.close()
+    with job_store(settings) as store:
+        jobs = store.list()
     if args.json:
         _print_json([{k: v for k, v in j.items() if k != "spec"} for j in jobs])
         return 0
     rows = []
     for j in jobs:
-        stage = max(j["stages"].items(), key=lambda kv: kv[1].get("order", 0), default=(None, None))
-        where = f"{stage[0]} {stage[1]['done']}/{stage[1]['total']}" if stage[0] else ""
-        rows.append({"id": j["id"], "name": j["name"], "state": j["state"], "progress": where,
+        rows.append({"id": j["id"], "name": j["name"], "state": j["state"], "progress": where_it_is(j),
                      "run": j.get("run_id") or "", "error": (j.get("error") or {}).get("what", "")})
     _table(rows, ["id", "name", "state", "progress", "run", "error"])
     return 0
@@ -255,9 +252,8 @@ def cmd_jobs(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_cancel(args: argparse.Namespace, settings: Settings) -> int:
     from mitoviz.jobs import job_store
 
-    store = job_store(settings)
-    job = store.cancel(args.job_id)
-    store.close()
+    with job_store(settings) as store:
+        job = store.cancel(args.job_id)
     print(f"{job['id']}: {'cancel requested' if job['state'] == 'running' else job['state']}")
     return 0
 

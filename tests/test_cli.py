@@ -1,0 +1,16 @@
+"""The terminal's progress bars: one per stage, and a new one each time a stage counts again."""
+
+from __future__ import annotations
+
+from mitoviz.cli import BarReporter
+
+
+def test_a_stage_that_counts_again_gets_a_bar_each_time(capsys) -> None:
+    bars = BarReporter()
+    bars.update("train e2e-small-cnn", 0, 3, "batches")  # announced before it starts: no bar yet
+    for _fit in range(3):  # the trainer counts each fit's batches from 0
+        for done in range(4):
+            bars.update("train e2e-small-cnn", done, 3, "batches")
+    bars.close()
+    finished = [line for line in capsys.readouterr().err.split("\r") if "3/3" in line]
+    assert len(finished) >= 3  # every fit's bar reaches its end (a closed bar used to swallow later fits)
