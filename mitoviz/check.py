@@ -95,7 +95,7 @@ def check_jobs(settings: Settings, report: Report) -> None:
         return
     rows = bad + more
     if rows or unknown:
-        reasons = "; ".join(sorted({r.why for r in rows})) or "none"
+        reasons = "; ".join(sorted({r.why for r in rows}))
         what = (f"{len(rows)} record(s) refused ({reasons})" if rows else "") + (
             f"{'; ' if rows else ''}unknown settings {unknown}" if unknown else "")
 
@@ -147,7 +147,7 @@ def check_projections(settings: Settings, report: Report) -> None:
         try:
             coords = np.load(path, allow_pickle=False)
             ok = coords.dtype.kind == "f" and coords.ndim == 2 and coords.shape[1] == 2
-        except (OSError, ValueError):
+        except (OSError, ValueError, EOFError):  # EOFError: an empty file
             ok = False
         if not ok:
             why = "not a plain n×2 float array (recomputed when needed)"

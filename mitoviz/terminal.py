@@ -20,13 +20,12 @@ def _cut(text: str, size: int) -> str:
     return text if len(text) <= size else text[: max(1, size - 1)] + "…"
 
 
-def table(rows: Sequence[dict[str, Any]], columns: Sequence[str], total: int | None = None,
-          keep: Sequence[str] = ()) -> str:
+def table(rows: Sequence[dict[str, Any]], columns: Sequence[str], keep: Sequence[str] = ()) -> str:
     """Rows as aligned columns no wider than the terminal; the widest columns are shortened with '…',
     except those in ``keep`` (ids people copy)."""
     if not rows:
         return "(none)"
-    total = total or width()
+    total = width()
     cells = [[str(r.get(c, "")) for c in columns] for r in rows]
     sizes = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
     budget = total - len(GAP) * (len(columns) - 1)

@@ -29,7 +29,6 @@ from mitoviz.errors import DataError, SchemaError
 
 #: How far (level-0 px) past the image edge a cell centre may lie and still be kept (its patch padded).
 EDGE_TOLERANCE_PX = 50
-LISTED_IDS = 20  # ids kept per reason in reports
 
 OUTSIDE_NEAR = f"centre up to {EDGE_TOLERANCE_PX} px past the image edge: kept, patch padded"
 OUTSIDE_FAR = f"centre more than {EDGE_TOLERANCE_PX} px outside the image"

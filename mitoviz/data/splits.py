@@ -24,8 +24,9 @@ def split_cells(
 ) -> np.ndarray:
     """Assign every cell to ``train`` or ``test``.
 
-    ``slide``: whole slides go to one side (the default: no leakage). ``cell``: a stratified random
-    split per cell, as the published benchmark does. ``predefined``: the data set's own ``split`` column.
+    ``slide``: whole slides go to one side (the default: no leakage). ``cell``: a stratified random split per
+    cell (cells of one slide on both sides). ``fmc``: the published benchmark's own draw (:func:`fmc_test_split`,
+    not stratified). ``predefined``: the data set's own ``split`` column.
     """
     if mode not in SPLIT_MODES:
         raise SpecError(f"Unknown split mode {mode!r}.", f"Use one of {', '.join(SPLIT_MODES)}.")
@@ -184,7 +185,7 @@ def fmc_test_split(n: int, test_fraction: float, seed: int) -> tuple[np.ndarray,
 
     ``rng = np.random.default_rng(seed)``; test = ``rng.choice(n, floor(n·test_fraction), replace=False)``
     over the rows in file order (not stratified, not by slide); pool = the other rows, sorted. Returns
-    (test, pool) and leaves nothing else drawn: :func:`fmc_budget_draws` continues the same generator.
+    (test, pool); :func:`fmc_budget_draws` replays this draw on a new generator of the same seed and continues it.
     """
     rng = np.random.default_rng(seed)
     size = int(np.floor(n * test_fraction))

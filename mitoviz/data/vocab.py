@@ -110,6 +110,10 @@ def species_of_tumor(tumor: str) -> str:
     return first if first in _SPECIES else ""
 
 
+#: Domain column → the function that merges its real spellings.
+CANONICAL = {"scanner": canonical_scanner, "tumor_type": canonical_tumor, "species": canonical_species}
+
+
 def canonical_split(value: object) -> str:
     """``train``/``test``/``""``; validation sets count as test. Raises ValueError for anything else."""
     text = clean(value).lower()

@@ -276,7 +276,7 @@ def _store_features(folder: Path, features: np.ndarray) -> np.ndarray:
 def _stored_features(folder: Path) -> np.ndarray | None:
     try:
         return np.load(folder / FEATURES_FILE, allow_pickle=False)
-    except (OSError, ValueError):
+    except (OSError, ValueError, EOFError):
         return None  # not kept (or damaged): this method's map is left out of a resumed run
 
 

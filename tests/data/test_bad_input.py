@@ -232,6 +232,11 @@ def csv_zero_bytes(tmp: Path) -> None:
     load_cell_csv(tmp / "cells.csv")
 
 
+def csv_zero_bytes_inspected(tmp: Path) -> None:
+    (tmp / "cells.csv").write_bytes(b"")
+    inspect_path(tmp / "cells.csv")
+
+
 def csv_without_label(tmp: Path) -> None:
     load_cell_csv(write_cell_csv(tmp / "cells.csv", [(1, 2, "a.tiff")], header=["x", "y", "filename"]))
 
@@ -334,6 +339,7 @@ CASES: list[tuple[Callable[[Path], None], type[MitovizError], str]] = [
     (sqlite_without_class_names, DataError, "no Classes table"),
     (csv_empty, DataError, "no rows"),
     (csv_zero_bytes, DataError, "is empty"),
+    (csv_zero_bytes_inspected, DataError, "is empty"),  # a traceback (csv.Error) before
     (csv_without_label, DataError, "lacks the column(s) ['label']"),
     (patch_csv_without_label, DataError, "no label column"),
     (patch_csv_without_image, DataError, "no image path column"),

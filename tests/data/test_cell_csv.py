@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from mitoviz.data.cells import IMPOSTER, MITOTIC
+from mitoviz.data.formats import detect_format
 from mitoviz.data.formats.cell_csv import load_cell_csv
 from mitoviz.data.presets import get_preset
 from mitoviz.errors import DataError
@@ -44,6 +45,11 @@ def test_one_two_coding(tmp_path: Path) -> None:
     assert any("1 = mitotic figure, 2 = imposter" in note for note in dataset.notes)
     assert dataset.cells["split"].value_counts().to_dict() == {"train": 2, "test": 2}
     assert dataset.skipped == {}
+    tabs = tmp_path / "tabs" / "MIDOGpp.tsv"
+    tabs.parent.mkdir()
+    tabs.write_text(path.read_text().replace(",", "\t"))  # the same table, tab-separated
+    assert detect_format(tabs).name == "cell_csv"
+    assert load_cell_csv(tabs).cells["label"].tolist() == dataset.cells["label"].tolist()
 
 
 def test_coding_override_skips_and_counts_other_values(tmp_path: Path) -> None:

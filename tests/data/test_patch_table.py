@@ -90,6 +90,12 @@ def test_generic_patch_table_with_detected_columns(tmp_path: Path) -> None:
     assert any("'val'" in note for note in dataset.notes)
 
 
+def test_a_source_column_is_kept_as_the_source_axis(tmp_path: Path) -> None:
+    rows = [["a.png", "Mitosis", "MIDOG21"], ["b.png", "Hard negative", "TUPAC16"]]
+    path = _write(tmp_path / "patches.csv", ["image", "label", "source"], rows)
+    assert load_patch_table(path).cells["source"].tolist() == ["MIDOG21", "TUPAC16"]
+
+
 def test_generic_patch_table_with_named_columns_and_label_map(tmp_path: Path) -> None:
     rows = [["x/1.png", "1"], ["x/2.png", "0"], ["y/1.png", "0"], ["y/3.png", "9"]]
     path = _write(tmp_path / "list.csv", ["file_path", "cls"], rows)

@@ -129,7 +129,8 @@ def test_a_corrupt_table_of_a_complete_run_is_damage_with_a_repair(home, finishe
 
 def _damage_everything(home: Path, finished: dict, tmp_path: Path) -> Path:
     """A second run (a copy) with a truncated table, an object-array shard with a matching checksum, a job
-    record of the wrong shape, pickled rows, a stale import folder; returns the damaged run's folder."""
+    record of the wrong shape, pickled rows, an empty map file, a stale import folder; returns the damaged run's
+    folder."""
     import hashlib
     import time
 
@@ -151,6 +152,8 @@ def _damage_everything(home: Path, finished: dict, tmp_path: Path) -> Path:
     store.cache.set("job:wrong-shape", ["not", "a", "job"])
     store.close()
     plant(home / "jobs", tmp_path / "RAN")
+    (home / "cache" / "projections").mkdir(parents=True, exist_ok=True)
+    (home / "cache" / "projections" / "zero-bytes.npy").write_bytes(b"")  # np.load raises EOFError
     stale = results / ".import-0123"
     stale.mkdir()
     os.utime(stale, (time.time() - 7200, time.time() - 7200))
@@ -164,7 +167,7 @@ def test_check_finds_every_kind_of_damage_and_repair_moves_it_aside(home, finish
     found = cli("check")
     assert found.returncode == 1 and TRACEBACK not in found.stderr, found.stderr
     for words in ("record(s) refused", "key stored pickled", "a job record that is a JSON list", "shard 0 of",
-                  "holds object", f"run {copy.name}", ".import-0123", "4 problem(s)"):
+                  "holds object", f"run {copy.name}", ".import-0123", "zero-bytes.npy", "5 problem(s)"):
         assert words in found.stdout, found.stdout
     assert not (tmp_path / "RAN").exists()
     repaired = cli("check", "--repair")

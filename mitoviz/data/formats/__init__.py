@@ -9,14 +9,9 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from mitoviz.data.formats.base import Format
 from mitoviz.errors import DataError
-
-if TYPE_CHECKING:
-    from mitoviz.data.cells import Dataset
-    from mitoviz.data.presets import DatasetPreset
 
 
 def _discover() -> dict[str, Format]:
@@ -46,9 +41,4 @@ def detect_format(path: Path) -> Format:
     )
 
 
-def load_file(path: Path, images_dir: Path | None = None, preset: DatasetPreset | None = None) -> Dataset:
-    """Detect the format of ``path`` and load it with the preset's defaults."""
-    return detect_format(path).load(Path(path), images_dir, preset)
-
-
-__all__ = ["FORMATS", "Format", "detect_format", "load_file"]
+__all__ = ["FORMATS", "Format", "detect_format"]

@@ -76,8 +76,9 @@ def read_csv(file: Path, what: str) -> pd.DataFrame:
     """
     try:
         table = pd.read_csv(file, dtype=str, keep_default_na=False, skip_blank_lines=False)
-        if len(table.columns) == 1 and ";" in str(table.columns[0]):
-            table = pd.read_csv(file, sep=";", dtype=str, keep_default_na=False, skip_blank_lines=False)
+        for sep in (";", "\t"):  # semicolon tables (datasets_xvalidation.csv) and tab-separated ones
+            if len(table.columns) == 1 and sep in str(table.columns[0]):
+                table = pd.read_csv(file, sep=sep, dtype=str, keep_default_na=False, skip_blank_lines=False)
     except pd.errors.EmptyDataError as exc:
         raise DataError(f"{file} is empty.", f"Point at {what} with a header row and one row per entry.") from exc
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
@@ -109,8 +110,7 @@ def fill_domains(
     """Fill empty domain columns from the preset's defaults (a value, or a function of the file name)."""
     from mitoviz.data import vocab
 
-    canon = {"scanner": vocab.canonical_scanner, "tumor_type": vocab.canonical_tumor,
-             "species": vocab.canonical_species}
+    canon = vocab.CANONICAL
     out = frame.copy()
     for column, default in (preset.domains.items() if preset else ()):
         current = out[column].map(clean) if column in out else pd.Series("", index=out.index)

@@ -9,6 +9,7 @@ further text column (``scanner``, ``species``, a user's ``lab``) is kept and can
 
 from __future__ import annotations
 
+import csv
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -44,7 +45,6 @@ CODINGS: dict[str, dict[str, str]] = {
 }
 CODING_TEXT = {"1/0": "1 = mitotic figure, 0 = imposter", "1/2": "1 = mitotic figure, 2 = imposter"}
 _DOMAIN_ALIASES = {"tumortype": "tumor_type", "tumour_type": "tumor_type", "origin": "centre", "center": "centre"}
-_CANON = {"scanner": vocab.canonical_scanner, "tumor_type": vocab.canonical_tumor, "species": vocab.canonical_species}
 _NUMBER = re.compile(r"-?\d+(\.0*)?")
 
 
@@ -151,10 +151,10 @@ def load_cell_csv(
                       (preset.test_slides or None if preset else None), ingest),
     )
     for column in {c for c in frame.columns if c not in COLUMNS and c not in ("row_id", "filename")}:
-        frame[column] = ingest.normalise(column, frame[column], _CANON.get(column, clean))
+        frame[column] = ingest.normalise(column, frame[column], clean)
     for column in ("scanner", "tumor_type", "species"):
         if column in table:
-            frame[column] = ingest.normalise(column, table[column], _CANON[column])
+            frame[column] = ingest.normalise(column, table[column], vocab.CANONICAL[column])
     frame = fill_domains(ingest, frame, preset, frame["filename"])
     missing = missing_files(folder / f for f in sorted(frame["filename"].unique()))
     if missing:
@@ -176,7 +176,7 @@ def _sniff(path: Path) -> bool:
         return False
     try:
         header = pd.read_csv(path, nrows=0, sep=None, engine="python").columns.tolist()
-    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError, ValueError):
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError, ValueError, csv.Error):
         return False
     return is_cell_csv(header)
 

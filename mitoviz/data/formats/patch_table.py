@@ -47,6 +47,7 @@ COLUMN_ALIASES = {
     "tumor_type": ("tumor_type", "tumour_type", "tumortype", "tumor", "tumour"),
     "species": ("species",),
     "centre": ("centre", "center", "origin"),
+    "source": ("source", "source_dataset"),
     "split": ("split",),
 }
 AMIBR_COLUMNS = ("dataset", "uid", "majority_atypical")
@@ -55,7 +56,6 @@ MIDOG21_CENTRE = "UMC Utrecht"
 _TRUE = {"true", "1", "yes", "1.0", "atypical"}
 _FALSE = {"false", "0", "no", "0.0", "normal"}
 _SOURCES = {"midog21": "MIDOG21", "midog2021": "MIDOG21", "midog": "MIDOG21", "tupac16": "TUPAC16", "tupac": "TUPAC16"}
-_CANON = {"scanner": vocab.canonical_scanner, "tumor_type": vocab.canonical_tumor, "species": vocab.canonical_species}
 
 
 def as_bool(value: object) -> bool | None:
@@ -174,7 +174,7 @@ def _generic(file: Path, table: pd.DataFrame, folder: Path, name: str, label_map
     for column, aliases in COLUMN_ALIASES.items():
         source = _pick(table, None, aliases, column, file)
         if source is not None:
-            frame[column] = ingest.normalise(column, table[source], _CANON.get(column, clean)).to_numpy()
+            frame[column] = ingest.normalise(column, table[source], vocab.CANONICAL.get(column, clean)).to_numpy()
             used.add(source)
     for column in (c for c in table.columns if c not in used and c not in COLUMNS):
         frame[column] = table[column].map(clean).to_numpy()
@@ -221,7 +221,7 @@ def _amibr(file: Path, table: pd.DataFrame, folder: Path, name: str, label_map: 
     })
     if len(originals) > len(set(originals.values())):
         ingest.note(f"Source names merged: {originals}.")
-    split = _amibr_split(file, table, source, uid, ingest)
+    split = _amibr_split(file, source, uid, ingest)
     return frame.assign(split=split) if split is not None else frame
 
 
@@ -253,7 +253,7 @@ def _amibr_votes(table: pd.DataFrame, raters: list[str]) -> dict[str, list[objec
     return rater_columns(votes, table["label"])
 
 
-def _amibr_split(file: Path, table: pd.DataFrame, source: pd.Series, uid: pd.Series, ingest: Ingest
+def _amibr_split(file: Path, source: pd.Series, uid: pd.Series, ingest: Ingest
                  ) -> np.ndarray | None:
     """train/test from the AMi-Br benchmark's ``amibr_train_split.csv`` (its rows are the training set)."""
     split_file = next((p for p in (file.parent / "amibr_train_split.csv", file.parent.parent / "amibr_train_split.csv")
