@@ -57,11 +57,12 @@ def _table(rows: list[dict[str, Any]], columns: list[str], keep: tuple[str, ...]
 
 
 def cmd_datasets(args: argparse.Namespace, settings: Settings) -> int:
+    from mitoviz.data.presets import get_preset
     from mitoviz.data.sources import dataset_status
 
     statuses = dataset_status(settings)
-    if args.json:
-        _print_json([s.to_dict() for s in statuses])
+    if args.json:  # each preset's licence, citation and download beside where it was found
+        _print_json([{**get_preset(s.name).describe(), **s.to_dict()} for s in statuses])
         return 0
     rows = []
     for s in statuses:
@@ -69,7 +70,7 @@ def cmd_datasets(args: argparse.Namespace, settings: Settings) -> int:
         where = str(s.path) if s.found else "python -m mitoviz demo-data" if s.synthetic else _first_url(s.how_to_get)
         rows.append({"name": s.name, "status": state, "where / get it from": where})
     _table(rows, ["name", "status", "where / get it from"])
-    print("\n(--json for titles, what to put where, and how to get each data set)")
+    print("\n(--json for titles, licences, citations, what to put where, and how to get each data set)")
     return 0
 
 

@@ -1,8 +1,10 @@
-"""The terminal's progress bars: one per stage, and a new one each time a stage counts again."""
+"""The terminal: progress bars (one per stage, a new one each time a stage counts again) and listings."""
 
 from __future__ import annotations
 
-from mitoviz.cli import BarReporter
+import json
+
+from mitoviz.cli import BarReporter, main
 
 
 def test_a_stage_that_counts_again_gets_a_bar_each_time(capsys) -> None:
@@ -14,3 +16,10 @@ def test_a_stage_that_counts_again_gets_a_bar_each_time(capsys) -> None:
     bars.close()
     finished = [line for line in capsys.readouterr().err.split("\r") if "3/3" in line]
     assert len(finished) >= 3  # every fit's bar reaches its end (a closed bar used to swallow later fits)
+
+
+def test_datasets_json_gives_each_preset_with_its_licence_and_where_it_is(capsys) -> None:
+    assert main(["datasets", "--json"]) == 0
+    listed = {d["name"]: d for d in json.loads(capsys.readouterr().out)}
+    midogpp = listed["midogpp"]
+    assert midogpp["licence"] and midogpp["citation"] and midogpp["found"] is False and midogpp["how_to_get"]

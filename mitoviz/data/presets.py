@@ -75,7 +75,7 @@ class DatasetPreset:
     notes: str = ""
 
     def describe(self) -> dict[str, Any]:
-        """A JSON-able description (for the data page and the CLI)."""
+        """A JSON-able description (``python -m mitoviz datasets --json``)."""
         return {
             "name": self.name, "title": self.title, "task": self.task, "licence": self.licence,
             "citation": self.citation, "doi": self.doi, "download_url": self.download_url,
