@@ -88,7 +88,8 @@ def run_experiment(
     """Run ``spec`` and return the stored run. ``resume`` continues the latest unfinished run of it."""
     reporter = reporter or Reporter()
     started = time.monotonic()
-    device = resolve_device("auto" if settings.dask_address else settings.device)  # probes and maps, in this process
+    # probes and maps run in this process; with a Dask cluster a GPU named for its workers may not be here
+    device = resolve_device("auto" if settings.dask_address and settings.device != "cpu" else settings.device)
     reporter.update("load and plan", 0, 1)
     plan = prepare(spec, settings, reporter)
     for line in plan.warnings:
