@@ -143,6 +143,25 @@ def _to_rgb(rgba: Image.Image, size: int) -> np.ndarray:
     return np.asarray(rgb)
 
 
+def image_size(path: str | Path) -> tuple[int, int] | None:
+    """(width, height) of level 0 from the file's header (OpenSlide for slides, else Pillow, no pixels read), or
+    None when the file is missing or unreadable."""
+    path = Path(path)
+    if path.suffix.lower() in SLIDE_SUFFIXES:
+        try:
+            import openslide
+
+            with openslide.OpenSlide(str(path)) as slide:
+                return tuple(slide.dimensions)
+        except Exception:  # OpenSlide raises several unrelated types; Pillow may still read it
+            pass
+    try:
+        with Image.open(path) as img:
+            return img.size
+    except Exception:  # missing, damaged, or too large for Pillow's guard
+        return None
+
+
 def open_source(path: str | Path) -> _Source:
     """Open a slide with OpenSlide, or a plain image with Pillow when OpenSlide cannot."""
     path = Path(path)

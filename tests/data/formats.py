@@ -26,10 +26,11 @@ def bbox(x: float, y: float, radius: float = 25) -> list[float]:
     return [x - radius, y - radius, x + radius, y + radius]
 
 
-def write_tiff(path: Path, size: int = 16) -> Path:
-    """A small real RGB TIFF (loaders only check that image files exist)."""
+def write_tiff(path: Path, size: int = 16, width: int | None = None, height: int | None = None) -> Path:
+    """A real RGB TIFF, ``size`` square or ``width`` × ``height`` (a cell table's loader checks centres against it)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tifffile.imwrite(path, np.full((size, size, 3), 200, np.uint8), photometric="rgb")
+    pixels = np.full((height or size, width or size, 3), 200, np.uint8)
+    tifffile.imwrite(path, pixels, photometric="rgb", compression="zlib")
     return path
 
 

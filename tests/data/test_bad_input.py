@@ -35,6 +35,7 @@ from .formats import (
     write_cell_csv,
     write_midog_json,
     write_sliderunner,
+    write_tiff,
 )
 
 IMAGE = {"license": 1, "file_name": "001.tiff", "id": 1, "width": 1000, "height": 800}
@@ -275,6 +276,13 @@ def csv_far_negative_coordinates(tmp: Path) -> Dataset:
     return load_cell_csv(write_cell_csv(tmp / "cells.csv", [*MIDOG22_ROWS, (-900, 5, 1, "a.tiff", 1, "train", "t")]))
 
 
+def csv_past_the_right_edge(tmp: Path) -> Dataset:  # the image's header gives its size (a table has none)
+    write_tiff(tmp / "a.tiff", width=64, height=32)
+    rows = [(10, 5, 1, "a.tiff", 1, "train", "t"), (70, 5, 0, "a.tiff", 1, "train", "t"),
+            (200, 5, 1, "a.tiff", 1, "train", "t")]
+    return load_cell_csv(write_cell_csv(tmp / "cells.csv", rows))
+
+
 def slide_table_instead_of_json(tmp: Path) -> None:
     (tmp / "datasets_xvalidation.csv").write_text(
         "Slide;Dataset;Tumor;Scanner;Origin;Species\n1;train;a;b;c;d\n"
@@ -378,6 +386,7 @@ ROW_CASES: list[tuple[Callable[[Path], Dataset], int, dict[str, list[str]], dict
     (csv_bad_split, 6, {"split value 'holdout' is not train, val or test: no predefined split": ["line 7"]}, {}),
     (csv_negative_coordinates, 6, {OUTSIDE_NEAR: ["line 7"]}, {}),
     (csv_far_negative_coordinates, 5, {}, {OUTSIDE_FAR: ["line 7"]}),
+    (csv_past_the_right_edge, 2, {OUTSIDE_NEAR: ["line 3"]}, {OUTSIDE_FAR: ["line 4"]}),
     (patch_csv_duplicate_ids, 2, {}, {"one position with two different labels": ["line 4", "line 5"]}),
 ]
 

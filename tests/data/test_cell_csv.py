@@ -17,7 +17,7 @@ from .formats import MIDOG22_ROWS, MIDOGPP_CSV_ROWS, write_cell_csv, write_tiff
 
 def test_one_zero_coding_with_val_split(tmp_path: Path) -> None:
     path = write_cell_csv(tmp_path / "MIDOG2022_training_tiff.csv", MIDOG22_ROWS)
-    write_tiff(tmp_path / "images" / "001.tiff")
+    write_tiff(tmp_path / "images" / "001.tiff", width=4400, height=400)  # holds the two cells of 001.tiff
     dataset = load_cell_csv(path, name="midog22")
     cells = dataset.cells.set_index("cell_id")
     assert cells["label"].value_counts().to_dict() == {MITOTIC: 3, IMPOSTER: 2}

@@ -32,6 +32,7 @@ from mitoviz.data.formats.base import (
     require_file,
 )
 from mitoviz.data.ingest import Ingest
+from mitoviz.data.patches import image_size
 from mitoviz.data.vocab import IMPOSTER, MITOTIC, clean
 from mitoviz.errors import DataError, SpecError
 
@@ -136,12 +137,16 @@ def load_cell_csv(
     table = _labels(file, table, label_coding, ingest)
     no_file = table["filename"] == ""
     ingest.skip("no filename", table.loc[no_file, "row_id"])
-    table = ingest.positions(table[~no_file])
-
+    table = table[~no_file]
     folder = Path(images_dir).expanduser().resolve() if images_dir is not None else (
         first_folder_with([file.parent / "images", file.parent, file.parent.parent / "images",
                            file.parent.parent / "WSI"], sorted(table["filename"].unique()))
         or file.parent)
+    # the table has no image sizes: the images' headers give them, so centres past an edge are found too
+    sizes = {f: image_size(folder / f) or (np.nan, np.nan) for f in table["filename"].unique()}
+    table = ingest.positions(table.assign(image_width=table["filename"].map(lambda f: sizes[f][0]),
+                                          image_height=table["filename"].map(lambda f: sizes[f][1])))
+
     stems = table["filename"].map(lambda f: Path(f).stem)
     slides = table["slide"].map(clean) if "slide" in table else stems
     frame = table.assign(
