@@ -42,11 +42,14 @@ def test_real_svs_at_a_chosen_resolution_and_past_the_edge(real_slide: Path) -> 
 def test_cell_table_on_the_real_slide_loads_and_reads(real_slide: Path, tmp_path: Path) -> None:
     rows = [(500, 700, 1, real_slide.name, "cmu", "train", "human breast cancer"),
             (1800, 2500, 0, real_slide.name, "cmu", "test", "human breast cancer"),
-            (-20, 10, 0, real_slide.name, "cmu", "test", "human breast cancer")]  # just past the edge: kept
+            (-20, 10, 0, real_slide.name, "cmu", "test", "human breast cancer"),  # just past the edge: kept
+            (2230, 10, 0, real_slide.name, "cmu", "test", "human breast cancer"),  # 10 px past the 2220 px width
+            (2400, 10, 0, real_slide.name, "cmu", "test", "human breast cancer")]  # 180 px past: skipped
     (tmp_path / "images").mkdir()
     (tmp_path / "images" / real_slide.name).symlink_to(real_slide)
     dataset = load_dataset(write_cell_csv(tmp_path / "cells.csv", rows))
-    assert len(dataset.cells) == 3 and dataset.n_adjusted == 1 and dataset.missing_images == []
+    assert len(dataset.cells) == 4 and dataset.n_adjusted == 2 and dataset.missing_images == []
+    assert list(dataset.skipped.values()) == [["line 6"]]
     with PatchReader() as reader:
         pixels, ok = reader.read_cells(dataset.cells, PatchSettings(96))
-    assert ok.all() and pixels.shape == (3, 96, 96, 3)
+    assert ok.all() and pixels.shape == (4, 96, 96, 3)
