@@ -312,8 +312,9 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mitoviz", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = argparse.ArgumentParser(
+        prog="mitoviz", description="The same operations as the app, from a terminal: python -m mitoviz COMMAND.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("datasets", help="dataset presets and whether each is found on disk")
     p.add_argument("--json", action="store_true")
