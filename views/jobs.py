@@ -59,8 +59,10 @@ def job_card(job: dict, expanded: bool) -> None:
             cols[0].button("Cancel", key=f"cancel-{job['id']}", on_click=_act, args=("cancel", job["id"]),
                            icon=":material/stop:")
         else:
-            cols[0].button("Retry", key=f"retry-{job['id']}", on_click=_act, args=("retry", job["id"]),
-                           icon=":material/replay:", help="Queue it again; a run it started resumes where it stopped.")
+            if job["state"] != "done":  # a done job's run is complete: queueing it again would add nothing
+                cols[0].button("Retry", key=f"retry-{job['id']}", on_click=_act, args=("retry", job["id"]),
+                               icon=":material/replay:", help="Queue it again; the run it started resumes where it "
+                               "stopped.")
             cols[1].button("Delete", key=f"delete-{job['id']}", on_click=_act, args=("delete", job["id"]),
                            icon=":material/delete:", help="Forget the job; its results stay on the Runs page.")
         if job["log"]:
