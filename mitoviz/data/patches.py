@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -156,8 +157,10 @@ def image_size(path: str | Path) -> tuple[int, int] | None:
         except Exception:  # OpenSlide raises several unrelated types; Pillow may still read it
             pass
     try:
-        with Image.open(path) as img:
-            return img.size
+        with warnings.catch_warnings():  # a damaged file's complaints: None says it
+            warnings.simplefilter("ignore")
+            with Image.open(path) as img:
+                return img.size
     except Exception:  # missing, damaged, or too large for Pillow's guard
         return None
 

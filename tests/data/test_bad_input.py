@@ -283,6 +283,16 @@ def csv_past_the_right_edge(tmp: Path) -> Dataset:  # the image's header gives i
     return load_cell_csv(write_cell_csv(tmp / "cells.csv", rows))
 
 
+def test_damaged_images_of_a_cell_table_are_named_and_their_cells_kept(tmp_path: Path) -> None:
+    (tmp_path / "a.tiff").write_bytes(b"garbage")
+    write_tiff(tmp_path / "b.tiff", width=64, height=32)
+    rows = [(10, 5, 1, "a.tiff", 1, "train", "t"), (900, 5, 0, "a.tiff", 1, "train", "t"),
+            (20, 5, 0, "b.tiff", 2, "train", "t")]
+    dataset = load_cell_csv(write_cell_csv(tmp_path / "cells.csv", rows))
+    assert len(dataset.cells) == 3  # no size to check against: kept, and the patch reader says what it cannot read
+    assert "1 image file(s) exist but cannot be read (damaged, or not images): a.tiff." in dataset.notes
+
+
 def slide_table_instead_of_json(tmp: Path) -> None:
     (tmp / "datasets_xvalidation.csv").write_text(
         "Slide;Dataset;Tumor;Scanner;Origin;Species\n1;train;a;b;c;d\n"

@@ -143,7 +143,12 @@ def load_cell_csv(
                            file.parent.parent / "WSI"], sorted(table["filename"].unique()))
         or file.parent)
     # the table has no image sizes: the images' headers give them, so centres past an edge are found too
-    sizes = {f: image_size(folder / f) or (np.nan, np.nan) for f in table["filename"].unique()}
+    found = {f: image_size(folder / f) for f in table["filename"].unique()}
+    damaged = sorted(f for f, size in found.items() if size is None and (folder / f).is_file())
+    if damaged:
+        ingest.note(f"{len(damaged)} image file(s) exist but cannot be read (damaged, or not images): "
+                    f"{', '.join(damaged[:5])}{' …' if len(damaged) > 5 else ''}.")
+    sizes = {f: size or (np.nan, np.nan) for f, size in found.items()}
     table = ingest.positions(table.assign(image_width=table["filename"].map(lambda f: sizes[f][0]),
                                           image_height=table["filename"].map(lambda f: sizes[f][1])))
 
