@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -45,8 +46,8 @@ class Server:
         env = {**os.environ, "MITOVIZ_HOME": str(self.home), "MITOVIZ_DEVICE": "cpu"}
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(self.port),
-                 "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+                [sys.executable, "-X", "faulthandler", "-m", "streamlit", "run", "app.py",
+                 "--server.port", str(self.port), "--server.headless", "true", "--browser.gatherUsageStats", "false"],
                 cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             )
         deadline = time.time() + 90
@@ -59,10 +60,22 @@ class Server:
                 time.sleep(0.5)
         raise RuntimeError(f"streamlit did not start: {self.log.read_text()[-2000:]}")
 
-    def stop(self) -> None:
+    def stop(self, grace_s: float = 30) -> None:
+        """SIGTERM, as Ctrl-C would; past the grace period, SIGABRT makes faulthandler log every thread's stack."""
         if self.proc and self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGTERM)
-            self.proc.wait(20)
+            try:
+                self.proc.wait(grace_s)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGABRT)
+                try:
+                    self.proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                    self.proc.wait()
+                log = self.log.read_text(errors="replace")
+                stacks = log[log.rfind("Fatal Python error"):][:20_000]
+                warnings.warn(f"streamlit ignored SIGTERM for {grace_s:.0f} s; its threads:\n{stacks}", stacklevel=2)
         self.proc = None
 
 
