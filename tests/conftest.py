@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -43,6 +44,17 @@ def small_cells(small_demo: Path):
     from mitoviz.data.sources import load_dataset
 
     return load_dataset(str(small_demo)).cells
+
+
+def until(what, timeout: float, every: float = 0.2):
+    """Poll ``what()`` until it returns something true and return that; fail after ``timeout`` seconds."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = what()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"not within {timeout:.0f} s: {what.__doc__ or what}")
 
 
 def kill_workers(home: Path) -> None:

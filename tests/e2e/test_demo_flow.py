@@ -4,13 +4,13 @@ survive a server restart, open the results when it is done, then look at every p
 from __future__ import annotations
 
 import os
-import time
 
 import pytest
 
 from mitoviz.config import load_settings
 from mitoviz.jobs import job_store
 from mitoviz.ui import pages
+from tests.conftest import until
 from tests.e2e.conftest import shot, wait_idle
 
 pytestmark = pytest.mark.e2e
@@ -31,17 +31,6 @@ def _alive(pid: int) -> bool:
         return True
     except ProcessLookupError:
         return False
-
-
-def _until(what, timeout: float, every: float = 1.0):
-    """Poll ``what()`` until it returns something true; fail after ``timeout`` seconds."""
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = what()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(f"not within {timeout:.0f} s: {what.__doc__ or what}")
 
 
 def _url(server, spec: pages.PageSpec, **params: str) -> str:
@@ -76,7 +65,7 @@ def test_demo_from_a_fresh_home_shows_results_as_they_land_and_links_them_when_d
         stages = _jobs(server.home)[0]["stages"]
         return stages if "maps and robustness" in stages else None
 
-    stages = sorted(_until(planned, 180).items(), key=lambda kv: kv[1]["order"])
+    stages = sorted(until(planned, 180).items(), key=lambda kv: kv[1]["order"])
     page.wait_for_timeout(2500)  # the job list redraws every 1.5 s
     body = page.inner_text("body")
     assert [n for n, _ in stages if n in body] == [n for n, _ in stages]  # every stage listed, pending ones too
@@ -94,7 +83,7 @@ def test_demo_from_a_fresh_home_shows_results_as_they_land_and_links_them_when_d
         run = record.get("run_id")
         return run if run and any((server.home / "results" / run / "fits").glob("*.parquet")) else None
 
-    run_id = _until(first_part, 300)
+    run_id = until(first_part, 300)
     assert _jobs(server.home)[0]["state"] == "running", "the demo ended before its first results could be seen"
     page.goto(_url(server, pages.CURVES, run=run_id))
     wait_idle(page)
@@ -105,7 +94,7 @@ def test_demo_from_a_fresh_home_shows_results_as_they_land_and_links_them_when_d
     shot(page, "03-curves-partial")
 
     page.goto("about:blank")  # nobody watching: the page's polling should not slow the job down
-    state = _until(lambda: (j := _jobs(server.home)[0])["state"] not in ("queued", "running") and j, DEMO_TIMEOUT_S, 2)
+    state = until(lambda: (j := _jobs(server.home)[0])["state"] not in ("queued", "running") and j, DEMO_TIMEOUT_S, 2)
     assert state["state"] == "done", state.get("error") or state["log"][-5:]
     assert state["worker"].endswith(f"pid{worker_pid}")  # the same worker, never restarted
     page.goto(_url(server, pages.JOBS, job=job["id"]))

@@ -17,6 +17,7 @@ from mitoviz.embed.store import EmbeddingStore
 from mitoviz.experiment.spec import ExperimentSpec
 from mitoviz.jobs import job_store, submit
 from mitoviz.results import ResultsStore
+from tests.conftest import until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -40,16 +41,6 @@ def _worker(env, *args, idle_exit: float = 4) -> subprocess.Popen:
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def _wait(predicate, timeout=120.0, every=0.2):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError("timed out waiting")
-
-
 def _job(settings, job_id):
     store = job_store(settings)
     try:
@@ -70,7 +61,7 @@ def test_worker_runs_jobs_in_order_and_a_failure_harms_nothing(small_demo, setti
     after, _ = submit(_spec(small_demo, "after", seeds=[1]), settings, start_worker=False)
     worker = _worker(env)
     try:
-        _wait(lambda: _job(settings, after["id"])["state"] in ("done", "failed"), 180)
+        until(lambda: _job(settings, after["id"])["state"] in ("done", "failed"), 180)
     finally:
         worker.wait(60)
     first, failed, last = (_job(settings, j["id"]) for j in (good, bad, after))
@@ -88,7 +79,7 @@ def test_sigkill_during_embedding_resumes_without_recomputing_finished_shards(sm
     spec = _spec(small_demo, "killed", encoders=["random-resnet50"])
     job, _ = submit(spec, settings, start_worker=False)
     worker = _worker(env)
-    _wait(lambda: (_stage(_job(settings, job["id"]), "embed") or {}).get("done", 0) >= 32, 180, 0.05)
+    until(lambda: (_stage(_job(settings, job["id"]), "embed") or {}).get("done", 0) >= 32, 180, 0.05)
     os.kill(worker.pid, signal.SIGKILL)
     worker.wait(10)
     entry = next(e for e, _ in EmbeddingStore(settings.embeddings_dir).entries())
@@ -98,7 +89,7 @@ def test_sigkill_during_embedding_resumes_without_recomputing_finished_shards(sm
     assert _job(settings, job["id"])["state"] == "running"  # nobody noticed yet
     worker = _worker(env, idle_exit=30)  # outlives the 4 s until the dead worker's heartbeat counts as stale
     try:
-        done = _wait(lambda: _job(settings, job["id"])["state"] == "done" and _job(settings, job["id"]), 240)
+        done = until(lambda: _job(settings, job["id"])["state"] == "done" and _job(settings, job["id"]), 240)
     finally:
         worker.wait(60)
     assert done["attempts"] == 2 and any("Interrupted" in line for line in done["log"])
@@ -123,16 +114,16 @@ def test_cancel_during_embedding_and_during_training(small_demo, settings, env):
                            settings, start_worker=False)
     worker = _worker(env)
     try:
-        _wait(lambda: (_stage(_job(settings, slow_embed["id"]), "embed") or {}).get("done", 0) >= 16, 180, 0.05)
+        until(lambda: (_stage(_job(settings, slow_embed["id"]), "embed") or {}).get("done", 0) >= 16, 180, 0.05)
         store = job_store(settings)
         store.cancel(slow_embed["id"])
         asked = time.time()
-        _wait(lambda: _job(settings, slow_embed["id"])["state"] != "running", 30, 0.05)
+        until(lambda: _job(settings, slow_embed["id"])["state"] != "running", 30, 0.05)
         assert _job(settings, slow_embed["id"])["state"] == "cancelled" and time.time() - asked < 10
-        _wait(lambda: _stage(_job(settings, slow_train["id"]), "train"), 180, 0.1)
+        until(lambda: _stage(_job(settings, slow_train["id"]), "train"), 180, 0.1)
         store.cancel(slow_train["id"])
         asked = time.time()
-        _wait(lambda: _job(settings, slow_train["id"])["state"] != "running", 30, 0.05)
+        until(lambda: _job(settings, slow_train["id"])["state"] != "running", 30, 0.05)
         assert _job(settings, slow_train["id"])["state"] == "cancelled" and time.time() - asked < 10
         store.close()
     finally:
@@ -162,7 +153,7 @@ def test_unwritable_results_folder_fails_the_job_clearly(small_demo, settings, e
     job, _ = submit(_spec(small_demo, "nowhere"), settings, start_worker=False)
     worker = _worker(env)
     try:
-        failed = _wait(lambda: _job(settings, job["id"])["state"] == "failed" and _job(settings, job["id"]), 120)
+        failed = until(lambda: _job(settings, job["id"])["state"] == "failed" and _job(settings, job["id"]), 120)
     finally:
         worker.wait(60)
     assert "Cannot create a run folder" in failed["error"]["what"] and "writable" in failed["error"]["fix"]
@@ -175,7 +166,7 @@ def test_submit_starts_a_detached_worker_that_tests_and_apps_can_find(small_demo
     job, _ = submit(_spec(small_demo, "spawned"), settings)
     try:
         pid = int((settings.jobs_dir / "worker-0.starting").read_text())  # known before the child takes its lock
-        done = _wait(lambda: (j := _job(settings, job["id"]))["state"] in ("done", "failed") and j)
+        done = until(lambda: (j := _job(settings, job["id"]))["state"] in ("done", "failed") and j, 120)
         assert done["state"] == "done", done.get("error")
         assert int((settings.jobs_dir / "worker-0.lock").read_text()) == pid
     finally:
