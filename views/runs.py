@@ -36,9 +36,10 @@ runs = store.listing()
 if runs:
     frame = pd.DataFrame(runs)
     frame["fits"] = [f"{r['fits']:,} / {r['planned']:,}" if r["planned"] else f"{r['fits']:,}" for r in runs]
-    st.dataframe(frame[["name", "status", "fits", "created", "datasets", "encoders", "synthetic", "imported", "run_id"]],
-                 hide_index=True, width="stretch",
-                 column_config={"fits": st.column_config.TextColumn("fits (landed / planned)")})
+    frame["tags"] = [", ".join(tag for tag in ("synthetic", "imported") if r[tag]) for r in runs]
+    st.dataframe(frame[["run_id", "name", "status", "fits", "datasets", "encoders", "tags"]], hide_index=True,
+                 width="stretch", column_config={"run_id": st.column_config.TextColumn("run id"),
+                                                 "fits": st.column_config.TextColumn(help="landed / planned")})
 else:
     st.caption("No stored runs.")
 
