@@ -92,7 +92,7 @@ def curve_chart(data: pd.DataFrame, metric: str, labels: Sequence[str], columns:
     labels = list(dict.fromkeys([*labels, *sorted(set(data["label"]) - set(labels))]))
     pick = alt.selection_point(fields=["label"], bind="legend")
     n_facets = max(1, data["test_domain"].nunique()) if not data.empty else 1
-    width = {1: 720, 2: 440}.get(n_facets, 300)
+    width = {1: 720, 2: 440}.get(n_facets, 280)  # three facets in a row fit the page
     data = data.assign(
         x=dodged(data, labels), flag=np.where(data["degenerate"] > 0, "includes one-class fits", "")
     )
@@ -131,7 +131,7 @@ def curve_chart(data: pd.DataFrame, metric: str, labels: Sequence[str], columns:
             scale=alt.Scale(domain=[FROZEN, TRAINED], range=[[1, 0], [6, 3]]),
             legend=alt.Legend(
                 title=None,
-                orient="top",
+                orient="bottom",  # beside the method legend, the pair overflowed the chart's width
                 symbolType="stroke",
                 labelLimit=400,
                 symbolStrokeWidth=2.4,

@@ -42,6 +42,8 @@ def test_curve_chart_legend_ticks_and_colours() -> None:
     layer = spec["spec"]["layer"]
     colour = layer[1]["encoding"]["color"]
     assert colour["legend"]["orient"] == "top" and colour["scale"]["domain"] == LABELS
+    dash = next(lay["encoding"]["strokeDash"] for lay in layer if "strokeDash" in lay.get("encoding", {}))
+    assert dash["legend"]["orient"] == "bottom"  # beside the method legend, the pair overflowed the chart
     assert colour["scale"]["range"] == list(CATEGORICAL[:4])
     x_axis = layer[1]["encoding"]["x"]["axis"]
     assert x_axis["values"] == [4, 16, 2925] and x_axis["format"] == ",.0f"  # never 2.92533333333k
